@@ -1,0 +1,122 @@
+import type { ChangeEvent } from '../events/change';
+import type { Clock } from '../ports/clock';
+import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
+import { revocation } from '../sessions/revoke-session';
+import type { Session } from '../sessions/session';
+import type { SessionRepository, SessionWrite } from '../sessions/session-repository';
+import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
+import type { UpdateCause } from '../sessions/session-update';
+import type { AffectedSessionFinder, AppliedChange, ChangeStore } from './change-store';
+import { decideSession } from './session-refresher';
+
+export interface ApplyChangeDependencies {
+  readonly changes: ChangeStore;
+  readonly affected: AffectedSessionFinder;
+  readonly sessions: SessionRepository;
+  readonly roles: RoleSnapshotLoader;
+  readonly issuer: SessionTokenIssuer;
+  readonly clock: Clock;
+  /** Sessions settled per transaction: bounds memory, transaction size and time between heartbeats. */
+  readonly batchSize: number;
+}
+
+export interface ApplyChangeOutcome {
+  readonly applied: AppliedChange['kind'];
+  readonly reissued: number;
+  readonly revoked: number;
+}
+
+export interface ApplyChangeHooks {
+  /** Called before each batch: the consumer heartbeats here during a long fan-out. */
+  beforeBatch?(): Promise<void>;
+}
+
+/** Thrown when sessions keep changing under a fan-out; the event is retried as a whole. */
+export class SessionContentionError extends Error {
+  constructor(readonly sessionIds: readonly string[]) {
+    super(`${sessionIds.length} session(s) kept changing concurrently`);
+    this.name = 'SessionContentionError';
+  }
+}
+
+const MAX_SETTLE_ATTEMPTS = 5;
+
+interface Settled {
+  readonly reissued: number;
+  readonly revoked: number;
+}
+
+/**
+ * Applies one inbound change and settles every live session it affects: the
+ * role tables change once (a re-delivered or stale event changes nothing), then
+ * the affected sessions are paged through in bounded batches, each batch's new
+ * tokens and revocations written atomically with their outbox messages. Only
+ * sessions whose authorities actually change receive a token.
+ */
+export class ApplyChangeUseCase {
+  constructor(private readonly deps: ApplyChangeDependencies) {}
+
+  async execute(event: ChangeEvent, hooks: ApplyChangeHooks = {}): Promise<ApplyChangeOutcome> {
+    const applied = await this.deps.changes.apply(event);
+    if (applied.kind !== 'fan-out') return { applied: applied.kind, reissued: 0, revoked: 0 };
+
+    const cause: UpdateCause = { kind: 'event', eventId: event.id, eventType: event.change.type };
+    let reissued = 0;
+    let revoked = 0;
+    let afterSessionId: string | null = null;
+    for (;;) {
+      await hooks.beforeBatch?.();
+      const now = this.deps.clock.now();
+      const page = await this.deps.affected.findAffected(
+        applied.scope,
+        afterSessionId,
+        this.deps.batchSize,
+        now,
+      );
+      if (page.length === 0) break;
+      const settled = await this.settle(page, cause);
+      reissued += settled.reissued;
+      revoked += settled.revoked;
+      afterSessionId = page[page.length - 1]!.id;
+      if (page.length < this.deps.batchSize) break;
+    }
+    await this.deps.changes.complete(event.id);
+    return { applied: applied.kind, reissued, revoked };
+  }
+
+  /** Brings a batch of sessions in line with the role facts, retrying the ones a concurrent writer changed. */
+  private async settle(sessions: readonly Session[], cause: UpdateCause): Promise<Settled> {
+    let pending = sessions;
+    let reissued = 0;
+    let revoked = 0;
+    for (let attempt = 1; attempt <= MAX_SETTLE_ATTEMPTS; attempt += 1) {
+      const now = this.deps.clock.now();
+      const snapshot = await this.deps.roles.load(pending);
+      const writes = await Promise.all(
+        pending.map(async (session): Promise<SessionWrite | undefined> => {
+          const decision = decideSession(session, snapshot, now);
+          if (decision.kind === 'unchanged') return undefined;
+          if (decision.kind === 'revoke') return revocation(session, decision.reason, now, cause);
+          const issued = await this.deps.issuer.issue(session, decision.claims, now, cause);
+          return {
+            session: issued.session,
+            expectedClaimsVersion: session.claimsVersion,
+            refreshToken: null,
+            update: issued.update,
+          };
+        }),
+      );
+      const effective = writes.filter((write): write is SessionWrite => write !== undefined);
+      const conflicts =
+        effective.length > 0 ? await this.deps.sessions.writeMany(effective) : new Set<string>();
+      for (const write of effective) {
+        if (conflicts.has(write.session.id)) continue;
+        if (write.session.status === 'REVOKED') revoked += 1;
+        else reissued += 1;
+      }
+      if (conflicts.size === 0) return { reissued, revoked };
+      pending = await this.deps.sessions.findByIds([...conflicts]);
+    }
+    throw new SessionContentionError(pending.map((session) => session.id));
+  }
+}

@@ -1,0 +1,38 @@
+import { sameAuthorities } from '../roles/authorities';
+import { resolveAuthorities } from '../roles/resolve-authorities';
+import type { RoleSnapshot } from '../roles/role-snapshot';
+import { isLive, RevocationReason, type Session } from '../sessions/session';
+import type { SessionClaims } from '../sessions/session-token-issuer';
+
+/** What a session needs after the role facts changed. */
+export type SessionDecision =
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'revoke'; readonly reason: string }
+  | { readonly kind: 'reissue'; readonly claims: SessionClaims };
+
+/**
+ * Compares a live session's latest token with what the current role facts
+ * grant: a locked user's session ends; a session acting for a business the user
+ * no longer belongs to (or that was deactivated) falls back to the user's own
+ * roles; otherwise it gets a new token only if its authorities changed.
+ */
+export function decideSession(session: Session, snapshot: RoleSnapshot, now: Date): SessionDecision {
+  if (!isLive(session, now)) return { kind: 'unchanged' };
+  if (snapshot.user(session.userId)?.locked) return { kind: 'revoke', reason: RevocationReason.UserLocked };
+
+  const businessId =
+    session.businessId !== null && snapshot.canActFor(session.businessId, session.userId)
+      ? session.businessId
+      : null;
+  const authorities = resolveAuthorities(
+    { userId: session.userId, clientId: session.clientId, businessId, authLevel: session.authLevel },
+    snapshot,
+  );
+  if (businessId === session.businessId && sameAuthorities(authorities, session.authorities)) {
+    return { kind: 'unchanged' };
+  }
+  return {
+    kind: 'reissue',
+    claims: { businessId, authorities, scope: session.scope, expiresAt: session.expiresAt },
+  };
+}

@@ -1,0 +1,257 @@
+import { badRequest, ErrorCode, forbidden, preconditionFailed, unauthenticated } from '../errors';
+import type { Clock } from '../ports/clock';
+import type { IdGenerator } from '../ports/id-generator';
+import type { RefreshTokenHasher } from '../ports/refresh-token-hasher';
+import type { AuthLevel } from '../roles/authorities';
+import { resolveAuthorities } from '../roles/resolve-authorities';
+import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
+import { revocation } from '../sessions/revoke-session';
+import { isLive, RevocationReason, type Session } from '../sessions/session';
+import { initialExpiry, renewedExpiry, type SessionPolicy } from '../sessions/session-policy';
+import type { SessionRepository } from '../sessions/session-repository';
+import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
+import { HTTP_CAUSE } from '../sessions/session-update';
+import type { TokenVerifier, VerifiedToken } from '../tokens/access-token';
+import type { CallerAuthenticator } from './caller-authenticator';
+import { verifyOr } from './caller-authenticator';
+import type { RenewTokenCommand, RenewTokenResult } from './renew-token.command';
+
+export interface RenewTokenSettings {
+  readonly policy: SessionPolicy;
+  readonly defaultScope: readonly string[];
+  /** The level of a session started after an identity provider's login. */
+  readonly identityProviderAuthLevel: AuthLevel;
+}
+
+export interface RenewTokenDependencies {
+  readonly caller: CallerAuthenticator;
+  readonly verifier: TokenVerifier;
+  readonly sessions: SessionRepository;
+  readonly roles: RoleSnapshotLoader;
+  readonly issuer: SessionTokenIssuer;
+  readonly refreshTokens: RefreshTokenHasher;
+  readonly ids: IdGenerator;
+  readonly clock: Clock;
+  readonly settings: RenewTokenSettings;
+}
+
+/** Where the renewal starts from: an existing session, or a new one (identity-provider case). */
+interface Target {
+  readonly session: Session | null;
+  readonly userId: string;
+  readonly clientId: string;
+  readonly businessId: string | null;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const REFRESH_TOKEN_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Concurrent renewals of one session retry on the newer state; this many tries, then 412. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Renew Token: re-issues a user's token so that it carries the user's roles now
+ * (http-api.md §1). Three ways in — the user's access token, the session's
+ * current refresh token, or an identity provider's user and client ids — all
+ * end in one signed token, one session write and one published update.
+ */
+export class RenewTokenUseCase {
+  constructor(private readonly deps: RenewTokenDependencies) {}
+
+  async execute(command: RenewTokenCommand): Promise<RenewTokenResult> {
+    const caller = await this.deps.caller.authenticate(command.callerToken);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const result = await this.attempt(command, caller);
+      if (result) return result;
+    }
+    throw preconditionFailed(ErrorCode.ConcurrentRenewal, 'the session is being renewed concurrently; retry');
+  }
+
+  /** One optimistic attempt; undefined when a concurrent write to the session won. */
+  private async attempt(
+    command: RenewTokenCommand,
+    caller: VerifiedToken,
+  ): Promise<RenewTokenResult | undefined> {
+    const now = this.deps.clock.now();
+    const target = await this.locate(command, caller, now);
+    if (target === undefined) return undefined;
+    const { session, userId, clientId, businessId } = target;
+    if (session) assertLive(session, now);
+
+    const snapshot = await this.deps.roles.load([{ userId, clientId, businessId }]);
+    if (snapshot.user(userId)?.locked) throw preconditionFailed(ErrorCode.UserLocked, 'the user is locked');
+    if (businessId !== null && !snapshot.canActFor(businessId, userId)) {
+      throw preconditionFailed(ErrorCode.NotABusinessMember, 'the user does not belong to that business');
+    }
+
+    const { policy } = this.deps.settings;
+    const current = session ?? this.newSession(userId, clientId, command.rememberMe, now);
+    const authorities = resolveAuthorities(
+      { userId, clientId, businessId, authLevel: current.authLevel },
+      snapshot,
+    );
+    const clientScopes = snapshot.client(clientId)?.scopes ?? [];
+    const issued = await this.deps.issuer.issue(
+      current,
+      {
+        businessId,
+        authorities,
+        scope: clientScopes.length > 0 ? clientScopes : this.deps.settings.defaultScope,
+        expiresAt: session ? renewedExpiry(session, policy, command.rememberMe) : current.expiresAt,
+      },
+      now,
+      HTTP_CAUSE,
+    );
+
+    const refreshToken = command.rememberMe ? this.deps.ids.uuid() : undefined;
+    const written = await this.deps.sessions.write({
+      session: issued.session,
+      expectedClaimsVersion: session ? session.claimsVersion : null,
+      refreshToken: {
+        issueHash: refreshToken === undefined ? null : this.deps.refreshTokens.hash(refreshToken),
+      },
+      update: issued.update,
+    });
+    if (!written) return undefined;
+    return {
+      accessToken: issued.accessToken,
+      refreshToken,
+      expiresAt: issued.session.tokenExpiresAt,
+      scope: issued.session.scope,
+    };
+  }
+
+  private async locate(
+    command: RenewTokenCommand,
+    caller: VerifiedToken,
+    now: Date,
+  ): Promise<Target | undefined> {
+    const { token } = command;
+    if (token === undefined) return this.locateForIdentityProvider(command, caller, now);
+    if (JWT_SHAPE.test(token)) return this.locateByAccessToken(command, caller, token);
+    if (REFRESH_TOKEN_SHAPE.test(token)) return this.locateByRefreshToken(command, caller, token, now);
+    throw unauthenticated(ErrorCode.InvalidToken, 'token is neither an access token nor a refresh token');
+  }
+
+  private async locateByAccessToken(
+    command: RenewTokenCommand,
+    caller: VerifiedToken,
+    token: string,
+  ): Promise<Target> {
+    const user = await verifyOr(this.deps.verifier, token, ErrorCode.InvalidToken, 'token is not valid');
+    if (user.sessionId === undefined || user.userId === undefined) {
+      throw unauthenticated(ErrorCode.InvalidToken, 'token is not a user token');
+    }
+    if (user.clientId !== caller.clientId) {
+      throw forbidden(ErrorCode.NotTheTokenClient, 'the caller is not the client the token was issued to');
+    }
+    const session = await this.deps.sessions.findById(user.sessionId);
+    if (!session)
+      throw preconditionFailed(ErrorCode.SessionNotFound, 'the session of this token does not exist');
+    if (session.userId !== user.userId || session.clientId !== user.clientId) {
+      throw unauthenticated(ErrorCode.InvalidToken, 'token does not match its session');
+    }
+    assertMatches(command, session);
+    // The session acts for the token's business: a token from AuthMe's promotion process that
+    // carries another business than the session switches the session to it.
+    return {
+      session,
+      userId: session.userId,
+      clientId: session.clientId,
+      businessId: command.businessId ?? user.businessId,
+    };
+  }
+
+  private async locateByRefreshToken(
+    command: RenewTokenCommand,
+    caller: VerifiedToken,
+    token: string,
+    now: Date,
+  ): Promise<Target | undefined> {
+    const record = await this.deps.sessions.findByRefreshTokenHash(this.deps.refreshTokens.hash(token));
+    const session = record ? await this.deps.sessions.findById(record.sessionId) : null;
+    if (!record || !session)
+      throw unauthenticated(ErrorCode.InvalidRefreshToken, 'refresh token is not valid');
+    if (session.clientId !== caller.clientId) {
+      throw forbidden(ErrorCode.NotTheTokenClient, 'the caller is not the client the token was issued to');
+    }
+    if (record.rotatedAt !== null) {
+      const withinGrace =
+        record.latestRotated &&
+        now.getTime() - record.rotatedAt.getTime() <= this.deps.settings.policy.refreshReuseGraceMs;
+      if (!withinGrace) return this.refuseReuse(session, now);
+    }
+    assertMatches(command, session);
+    return {
+      session,
+      userId: session.userId,
+      clientId: session.clientId,
+      businessId: command.businessId ?? session.businessId,
+    };
+  }
+
+  /** A rotated refresh token presented again: someone else may hold the family. End the session. */
+  private async refuseReuse(session: Session, now: Date): Promise<undefined> {
+    if (isLive(session, now)) {
+      const written = await this.deps.sessions.write(
+        revocation(session, RevocationReason.RefreshTokenReused, now, HTTP_CAUSE),
+      );
+      if (!written) return undefined;
+    }
+    throw preconditionFailed(
+      ErrorCode.RefreshTokenReused,
+      'refresh token was already used; the session is revoked',
+    );
+  }
+
+  private async locateForIdentityProvider(
+    command: RenewTokenCommand,
+    caller: VerifiedToken,
+    now: Date,
+  ): Promise<Target> {
+    const { userId, clientId } = command;
+    if (userId === undefined || clientId === undefined) {
+      throw badRequest(ErrorCode.MissingParameter, 'token is required, unless userId and clientId are given');
+    }
+    if (clientId !== caller.clientId) {
+      throw forbidden(ErrorCode.NotTheTokenClient, 'an application may only start sessions for itself');
+    }
+    const session = await this.deps.sessions.findContinuable(userId, clientId, now);
+    return { session, userId, clientId, businessId: command.businessId ?? session?.businessId ?? null };
+  }
+
+  private newSession(userId: string, clientId: string, rememberMe: boolean, now: Date): Session {
+    return {
+      id: this.deps.ids.uuid(),
+      userId,
+      clientId,
+      businessId: null,
+      authLevel: this.deps.settings.identityProviderAuthLevel,
+      rememberMe,
+      status: 'ACTIVE',
+      revokedReason: null,
+      revokedAt: null,
+      createdAt: now,
+      expiresAt: initialExpiry(this.deps.settings.policy, rememberMe, now),
+      claimsVersion: 0,
+      authorities: [],
+      scope: [],
+      tokenId: '',
+      tokenExpiresAt: now,
+    };
+  }
+}
+
+function assertLive(session: Session, now: Date): void {
+  if (session.status === 'REVOKED')
+    throw preconditionFailed(ErrorCode.SessionRevoked, 'the session was revoked');
+  if (!isLive(session, now))
+    throw preconditionFailed(ErrorCode.SessionExpired, 'the session is past its lifetime');
+}
+
+/** userId and clientId alongside a token must name the token's own session. */
+function assertMatches(command: RenewTokenCommand, session: Session): void {
+  const mismatch = (name: string) =>
+    badRequest(ErrorCode.ConflictingParameters, `${name} does not match the token's session`);
+  if (command.userId !== undefined && command.userId !== session.userId) throw mismatch('userId');
+  if (command.clientId !== undefined && command.clientId !== session.clientId) throw mismatch('clientId');
+}

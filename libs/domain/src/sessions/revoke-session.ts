@@ -1,0 +1,31 @@
+import { EventType } from '../events/event-types';
+import type { Session } from './session';
+import type { SessionRevoked, UpdateCause } from './session-update';
+import type { SessionWrite } from './session-repository';
+
+/** The write that ends a session: its version grows, its refresh tokens stop working. */
+export function revocation(session: Session, reason: string, now: Date, cause: UpdateCause): SessionWrite {
+  const claimsVersion = session.claimsVersion + 1;
+  const revoked: Session = {
+    ...session,
+    status: 'REVOKED',
+    revokedReason: reason,
+    revokedAt: now,
+    claimsVersion,
+  };
+  const update: SessionRevoked = {
+    type: EventType.SessionRevoked,
+    sessionId: session.id,
+    userId: session.userId,
+    clientId: session.clientId,
+    reason,
+    claimsVersion,
+    cause,
+  };
+  return {
+    session: revoked,
+    expectedClaimsVersion: session.claimsVersion,
+    refreshToken: { issueHash: null },
+    update,
+  };
+}

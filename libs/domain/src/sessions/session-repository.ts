@@ -1,0 +1,47 @@
+import type { Session } from './session';
+import type { SessionUpdate } from './session-update';
+
+export interface RefreshTokenRecord {
+  readonly sessionId: string;
+  /** Null while the token is the session's current one. */
+  readonly rotatedAt: Date | null;
+  /** Whether it is the token rotated most recently (the one a concurrent retry may still present). */
+  readonly latestRotated: boolean;
+}
+
+/**
+ * Every refresh token the session holds is rotated out (it then works only as
+ * "the previous token" within the grace window); `issueHash` becomes the only
+ * current one, or none.
+ */
+export interface RefreshTokenChange {
+  readonly issueHash: string | null;
+}
+
+/**
+ * A session's new state and what to publish about it, written atomically
+ * (one transaction with the outbox). `expectedClaimsVersion` guards against a
+ * concurrent writer: the write fails instead of overwriting a newer token.
+ */
+export interface SessionWrite {
+  readonly session: Session;
+  readonly expectedClaimsVersion: number | null;
+  /** Null when the write leaves the refresh tokens alone (a re-issue caused by an event). */
+  readonly refreshToken: RefreshTokenChange | null;
+  readonly update: SessionUpdate;
+}
+
+export interface SessionRepository {
+  findById(sessionId: string): Promise<Session | null>;
+  findByRefreshTokenHash(hash: string): Promise<RefreshTokenRecord | null>;
+  /** The user's most recent live session with the client, for the identity-provider case. */
+  findContinuable(userId: string, clientId: string, now: Date): Promise<Session | null>;
+  findByIds(sessionIds: readonly string[]): Promise<Session[]>;
+  /** Creates (expectedClaimsVersion null) or updates a session; false when a concurrent write won. */
+  write(write: SessionWrite): Promise<boolean>;
+  /**
+   * Writes many sessions in one transaction; each write stands alone. Returns
+   * the ids of sessions whose write lost to a concurrent one (and was skipped).
+   */
+  writeMany(writes: readonly SessionWrite[]): Promise<Set<string>>;
+}

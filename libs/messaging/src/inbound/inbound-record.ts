@@ -1,0 +1,24 @@
+import type { RecordOrigin } from '@iam/domain';
+
+/** A Kafka record exactly as it was read: bytes in, so a dead letter can carry it unchanged. */
+export interface InboundRecord {
+  readonly origin: RecordOrigin;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: ReadonlyArray<readonly [string, Buffer]>;
+  readonly timestamp: string;
+}
+
+/** Turns kafkajs' header map (a value may be a buffer, a string or a list of them) into ordered pairs. */
+export function headerPairs(
+  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Array<readonly [string, Buffer]> {
+  const pairs: Array<readonly [string, Buffer]> = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      pairs.push([name, Buffer.isBuffer(item) ? item : Buffer.from(item)]);
+    }
+  }
+  return pairs;
+}

@@ -1,0 +1,42 @@
+/** A record waiting in the outbox table to be published. */
+export interface OutboxMessage {
+  readonly topic: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: ReadonlyArray<readonly [string, Buffer]>;
+  /** Set on session updates: no session version is ever published twice. */
+  readonly sessionId?: string;
+  readonly claimsVersion?: number;
+}
+
+export interface StoredOutboxMessage extends OutboxMessage {
+  readonly id: bigint;
+}
+
+export interface OutboxBatch {
+  readonly batchId: bigint;
+  readonly messages: readonly StoredOutboxMessage[];
+}
+
+/** The relay's view of the outbox table (implemented over PostgreSQL). */
+export interface OutboxStore {
+  /** Batches assigned before a crash or failover and not yet confirmed, oldest first. */
+  pendingBatches(): Promise<OutboxBatch[]>;
+  /** Assigns the oldest unassigned messages to a new batch, recorded before anything is sent. */
+  claimNextBatch(limit: number): Promise<OutboxBatch | null>;
+  /** Removes a batch whose Kafka transaction committed. */
+  completeBatch(batchId: bigint): Promise<void>;
+  /** How many messages wait to be published. */
+  backlog(): Promise<number>;
+}
+
+/** Single-writer lease and wake-up signal for the relay. */
+export interface RelayLeadership {
+  /** Tries to become the one relay of the deployment; false when another instance holds it. */
+  tryAcquire(): Promise<boolean>;
+  /** Resolves when new messages may be waiting, or after the timeout. */
+  waitForMessages(timeoutMs: number, abort: AbortSignal): Promise<void>;
+  /** Whether the lease is still held (it is lost with the database connection). */
+  readonly held: boolean;
+  release(): Promise<void>;
+}

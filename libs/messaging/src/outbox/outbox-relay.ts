@@ -1,0 +1,196 @@
+import type { Kafka, Producer, Admin } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { OutboxBatch, OutboxStore, RelayLeadership } from './outbox-message';
+
+export interface OutboxRelayOptions {
+  /** Shared by every instance of the deployment, so a new relay fences a stale one. */
+  readonly transactionalId: string;
+  /** Consumer group whose committed offset records the last batch committed to Kafka. */
+  readonly progressGroupId: string;
+  /** Single-partition topic the progress offset is committed against. */
+  readonly progressTopic: string;
+  readonly batchSize: number;
+  readonly idleWaitMs: number;
+  readonly retryBackoffMs: { readonly initial: number; readonly max: number };
+}
+
+export interface RelayMetrics {
+  onPublished?(count: number, messages: OutboxBatch['messages']): void;
+}
+
+const sleep = (ms: number, abort: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    abort.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * Publishes the outbox to Kafka exactly once.
+ *
+ * Each batch is assigned in PostgreSQL before it is sent, then sent in a Kafka
+ * transaction that also commits the batch number as the offset of a progress
+ * group. The records and the progress become visible together or not at all,
+ * so after a crash the relay asks Kafka which batches committed, deletes those
+ * and resends the rest. A fixed transactional id fences a relay that lost its
+ * lease but still runs; a PostgreSQL advisory lock keeps one relay active.
+ */
+export class OutboxRelay {
+  private producer: Producer | undefined;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly store: OutboxStore,
+    private readonly leadership: RelayLeadership,
+    private readonly options: OutboxRelayOptions,
+    private readonly logger: Logger,
+    private readonly metrics: RelayMetrics = {},
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    await this.disconnect();
+    await this.leadership.release().catch(() => undefined);
+  }
+
+  private get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.options.retryBackoffMs.initial;
+    while (!this.stopping) {
+      try {
+        if (!(await this.leadership.tryAcquire())) {
+          await sleep(this.options.idleWaitMs * 5, this.abort.signal);
+          continue;
+        }
+        await this.relayWhileLeader();
+        backoff = this.options.retryBackoffMs.initial;
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.warn({ err: error, backoffMs: backoff }, 'outbox relay failed; recovering');
+        await this.disconnect();
+        await sleep(backoff, this.abort.signal);
+        backoff = Math.min(backoff * 2, this.options.retryBackoffMs.max);
+      }
+    }
+  }
+
+  private async relayWhileLeader(): Promise<void> {
+    const producer = await this.connect();
+    await this.recover(producer);
+    while (!this.stopping && this.leadership.held) {
+      const batch = await this.store.claimNextBatch(this.options.batchSize);
+      if (!batch) {
+        await this.leadership.waitForMessages(this.options.idleWaitMs, this.abort.signal);
+        continue;
+      }
+      await this.publish(producer, batch);
+    }
+  }
+
+  /** Settles batches a previous relay (or this one, before a failure) left assigned. */
+  private async recover(producer: Producer): Promise<void> {
+    // Initialising the transactional producer fences any older relay and waits
+    // for its open transaction to finish, so the progress read below is final.
+    const fence = await producer.transaction();
+    await fence.abort();
+    const pending = await this.store.pendingBatches();
+    if (pending.length === 0) return;
+    const committed = await this.lastCommittedBatch();
+    for (const batch of pending) {
+      if (batch.batchId <= committed) {
+        await this.store.completeBatch(batch.batchId);
+      } else {
+        await this.publish(producer, batch);
+      }
+    }
+    this.logger.info(
+      { batches: pending.length, lastCommittedBatch: committed.toString() },
+      'outbox recovered',
+    );
+  }
+
+  private async publish(producer: Producer, batch: OutboxBatch): Promise<void> {
+    const transaction = await producer.transaction();
+    try {
+      await transaction.sendBatch({
+        topicMessages: groupByTopic(batch),
+      });
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.progressGroupId,
+        topics: [
+          {
+            topic: this.options.progressTopic,
+            partitions: [{ partition: 0, offset: batch.batchId.toString() }],
+          },
+        ],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+    await this.store.completeBatch(batch.batchId);
+    this.metrics.onPublished?.(batch.messages.length, batch.messages);
+  }
+
+  private async lastCommittedBatch(): Promise<bigint> {
+    const admin: Admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [progress] = await admin.fetchOffsets({
+        groupId: this.options.progressGroupId,
+        topics: [this.options.progressTopic],
+      });
+      const offset = progress?.partitions.find((partition) => partition.partition === 0)?.offset ?? '-1';
+      return BigInt(offset);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async connect(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.kafka.producer({
+      transactionalId: this.options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 30_000,
+    });
+    await producer.connect();
+    this.producer = producer;
+    return producer;
+  }
+
+  private async disconnect(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+}
+
+function groupByTopic(batch: OutboxBatch) {
+  const byTopic = new Map<
+    string,
+    { key: Buffer | null; value: Buffer; headers: Record<string, Buffer[]> }[]
+  >();
+  for (const message of batch.messages) {
+    const headers: Record<string, Buffer[]> = {};
+    for (const [name, value] of message.headers) (headers[name] ??= []).push(value);
+    const list = byTopic.get(message.topic) ?? [];
+    list.push({ key: message.key, value: message.value, headers });
+    byTopic.set(message.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

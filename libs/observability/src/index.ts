@@ -1,0 +1,3 @@
+export * from './logging/redaction';
+export * from './logging/root-logger';
+export * from './logging/logging.module';

@@ -1,0 +1,60 @@
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+
+/**
+ * Raw SQL on the shared pg pool, for the statements on the hot paths (renewal,
+ * fan-out, outbox relay). Prisma's client adds about 250 µs of CPU to every
+ * statement on this machine (410 µs against 165 µs for a trivial query), which
+ * the renewal path cannot afford; the schema, the migrations and everything
+ * else stay with Prisma. Named statements are prepared once per connection.
+ */
+export interface Sql {
+  query<T extends QueryResultRow>(name: string, text: string, values?: readonly unknown[]): Promise<T[]>;
+  /** Runs work in one transaction on one connection; rolls back if it throws. */
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+}
+
+class ClientSql implements Sql {
+  constructor(private readonly client: PoolClient) {}
+
+  async query<T extends QueryResultRow>(
+    name: string,
+    text: string,
+    values: readonly unknown[] = [],
+  ): Promise<T[]> {
+    return (await this.client.query<T>({ name, text, values: [...values] })).rows;
+  }
+
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+}
+
+export class PgSql implements Sql {
+  constructor(private readonly pool: Pool) {}
+
+  async query<T extends QueryResultRow>(
+    name: string,
+    text: string,
+    values: readonly unknown[] = [],
+  ): Promise<T[]> {
+    return (await this.pool.query<T>({ name, text, values: [...values] })).rows;
+  }
+
+  async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let failed = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(new ClientSql(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      failed = true;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction may be broken: let the pool replace it.
+      client.release(failed ? true : undefined);
+    }
+  }
+}

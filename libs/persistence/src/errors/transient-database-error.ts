@@ -1,0 +1,61 @@
+// SQLSTATE classes and codes that mean "the database is unavailable or busy right now".
+const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57'];
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+const TRANSIENT_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+// Prisma's own codes for an unreachable server, a closed connection, a timeout, a write conflict.
+const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2034']);
+const TRANSIENT_MESSAGES = [
+  /connection terminated/i,
+  /terminating connection/i,
+  /connection (?:is )?(?:closed|lost|refused|reset)/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /the database system is (?:starting up|shutting down|in recovery mode)/i,
+];
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const candidate = current as { code?: unknown; originalCode?: unknown; cause?: unknown };
+    for (const code of [candidate.code, candidate.originalCode])
+      if (typeof code === 'string') codes.push(code);
+    current = candidate.cause;
+  }
+  return codes;
+}
+
+function messagesOf(error: unknown): string[] {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const candidate = current as { message?: unknown; cause?: unknown };
+    if (typeof candidate.message === 'string') messages.push(candidate.message);
+    current = candidate.cause;
+  }
+  return messages;
+}
+
+/** Whether a database failure is about availability (retry later) rather than about the request. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const codes = codesOf(error);
+  if (
+    codes.some(
+      (code) =>
+        TRANSIENT_SQLSTATES.has(code) ||
+        TRANSIENT_SOCKET_CODES.has(code) ||
+        TRANSIENT_PRISMA_CODES.has(code) ||
+        (code.length === 5 && TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))),
+    )
+  ) {
+    return true;
+  }
+  return messagesOf(error).some((message) => TRANSIENT_MESSAGES.some((pattern) => pattern.test(message)));
+}

@@ -1,0 +1,74 @@
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ensureDatabase,
+  migrate,
+  readMigrationFiles,
+  UnknownSchemaError,
+  verifySchema,
+  type MigrationFile,
+} from '@iam/persistence';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+async function query<T>(url: string, sql: string): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('database preparation (real PostgreSQL)', () => {
+  let database: TestDatabase;
+  const files = readMigrationFiles();
+
+  beforeAll(async () => {
+    database = await createTestDatabase('migrations', { migrate: false });
+  });
+  afterAll(async () => database.drop());
+
+  it('creates the database only when it is missing', async () => {
+    expect(await ensureDatabase(database.url)).toBe(false);
+  });
+
+  it('refuses an empty database when only verifying', async () => {
+    await expect(verifySchema(database.url, files)).rejects.toThrow(UnknownSchemaError);
+  });
+
+  it('applies every migration and records it the way Prisma does', async () => {
+    const report = await migrate(database.url, files);
+    expect(report.applied).toEqual(files.map((file) => file.name));
+    const rows = await query<{ migration_name: string; checksum: string; applied_steps_count: number }>(
+      database.url,
+      'SELECT migration_name, checksum, applied_steps_count FROM "_prisma_migrations" WHERE finished_at IS NOT NULL ORDER BY migration_name',
+    );
+    expect(rows).toEqual(
+      files.map((file) => ({ migration_name: file.name, checksum: file.checksum, applied_steps_count: 1 })),
+    );
+    await expect(verifySchema(database.url, files)).resolves.toBeUndefined();
+  });
+
+  it('is idempotent, also when instances migrate at the same time', async () => {
+    const reports = await Promise.all([migrate(database.url, files), migrate(database.url, files)]);
+    for (const report of reports) expect(report.applied).toHaveLength(files.length);
+    const [count] = await query<{ n: string }>(
+      database.url,
+      'SELECT count(*) AS n FROM "_prisma_migrations"',
+    );
+    expect(Number(count?.n)).toBe(files.length);
+  });
+
+  it('refuses a schema with a migration this version does not know', async () => {
+    const newer: MigrationFile = { name: '29990101000000_future', sql: 'SELECT 1', checksum: 'f'.repeat(64) };
+    await migrate(database.url, [...files, newer]);
+    await expect(verifySchema(database.url, files)).rejects.toThrow(/unknown to this version/);
+    await expect(migrate(database.url, files)).rejects.toThrow(UnknownSchemaError);
+  });
+
+  it('refuses a migration that was edited after it was applied', async () => {
+    const edited = files.map((file, index) => (index === 0 ? { ...file, checksum: '0'.repeat(64) } : file));
+    await expect(verifySchema(database.url, edited)).rejects.toThrow(/modified after it was applied/);
+  });
+});
