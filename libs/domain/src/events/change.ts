@@ -75,6 +75,8 @@ export interface ChangeEvent {
   readonly subject: string;
   /** The instant of the change at its source: orders competing facts (last writer wins). */
   readonly time: Date;
+  /** `time` exactly as sent (RFC 3339, up to nanoseconds), stored at full microsecond precision. */
+  readonly timestamp: string;
   readonly change: Change;
   readonly origin: RecordOrigin;
 }

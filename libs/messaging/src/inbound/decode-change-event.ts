@@ -82,6 +82,7 @@ export function decodeChangeEvent(record: InboundRecord, acceptedTypes: Readonly
       source: envelope.data.source,
       subject,
       time: new Date(envelope.data.time),
+      timestamp: envelope.data.time,
       change: { type, data: payload.data } as Change,
       origin: record.origin,
     },
