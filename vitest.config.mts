@@ -26,6 +26,8 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
+          // Tiers run in order: unit, then integration, then end-to-end.
+          sequence: { groupOrder: 0 },
           include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts'],
           environment: 'node',
         },
@@ -35,6 +37,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.int-spec.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
@@ -49,6 +52,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 2 },
           include: ['test/e2e/**/*.e2e-spec.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],

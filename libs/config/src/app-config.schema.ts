@@ -95,7 +95,11 @@ export const environmentSchema = z.object({
   SESSION_UPDATE_RECIPIENT_JWK: nonEmpty.optional(),
   SESSION_UPDATE_PLAINTEXT: bool.default(false),
 
+  LOGIN_MAX_FAILURES: positiveInt.default(10),
+  LOGIN_FAILURE_WINDOW: duration.default(5 * 60_000),
+
   FANOUT_BATCH_SIZE: positiveInt.default(500),
+  OUTBOX_BATCH_SIZE: positiveInt.default(500),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

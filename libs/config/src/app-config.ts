@@ -44,7 +44,9 @@ export interface AppConfig {
   };
   readonly signingKeys: { readonly dir: string; readonly generateIfMissing: boolean };
   readonly sessionUpdates: { readonly recipientJwk: string | undefined; readonly plaintext: boolean };
+  readonly clientLogin: { readonly maxFailures: number; readonly failureWindowMs: number };
   readonly fanOut: { readonly batchSize: number };
+  readonly outbox: { readonly batchSize: number };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
@@ -106,7 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       generateIfMissing: e.SIGNING_KEYS_GENERATE ?? e.NODE_ENV !== 'production',
     },
     sessionUpdates: { recipientJwk: e.SESSION_UPDATE_RECIPIENT_JWK, plaintext: e.SESSION_UPDATE_PLAINTEXT },
+    clientLogin: { maxFailures: e.LOGIN_MAX_FAILURES, failureWindowMs: e.LOGIN_FAILURE_WINDOW },
     fanOut: { batchSize: e.FANOUT_BATCH_SIZE },
+    outbox: { batchSize: e.OUTBOX_BATCH_SIZE },
   };
 }
 

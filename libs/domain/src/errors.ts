@@ -15,6 +15,7 @@ export const ErrorCode = {
   InvalidClientCredentials: 'INVALID_CLIENT_CREDENTIALS',
   ClientRequirementNotMet: 'CLIENT_REQUIREMENT_NOT_MET',
   NotTheTokenClient: 'NOT_THE_TOKEN_CLIENT',
+  ApplicationTokenRequired: 'APPLICATION_TOKEN_REQUIRED',
   SessionNotFound: 'SESSION_NOT_FOUND',
   SessionRevoked: 'SESSION_REVOKED',
   SessionExpired: 'SESSION_EXPIRED',

@@ -8,5 +8,7 @@ export * from './kafka/channels';
 export * from './kafka/consumer-state';
 export * from './kafka/input-topics.server';
 export * from './kafka/kafka-client.factory';
+export * from './kafka/topic-plan';
 export * from './outbox/outbox-message';
 export * from './outbox/outbox-relay';
+export * from './session-updates/session-update.encoder';

@@ -1,12 +1,14 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
+import { systemClock } from '@iam/domain';
 import { ConsumerState, createKafka } from '@iam/messaging';
 import type { RootLogger } from '@iam/observability';
-import { PrismaService, createPool } from '@iam/persistence';
-import { KAFKA, PG_POOL, ROOT_LOGGER } from './tokens';
+import { PgSql, PrismaService, createPool } from '@iam/persistence';
+import { RandomIds } from '@iam/tokens';
+import { CLOCK, IDS, KAFKA, PG_POOL, ROOT_LOGGER, SQL } from './tokens';
 
-/** Closes the pool and Prisma after everything that uses them has stopped. */
+/** Closes Prisma and the pool after everything that uses them has stopped. */
 class DatabaseLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaService,
@@ -19,7 +21,11 @@ class DatabaseLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** The process-wide resources: root logger, database pool and client, Kafka client, consumer state. */
+/**
+ * The process-wide resources every capability shares: the root logger, one pg
+ * pool (under both Prisma and the raw hot-path SQL), the Kafka client, the
+ * consumer's state, the clock and the id generator.
+ */
 @Global()
 @Module({})
 export class InfrastructureModule {
@@ -33,16 +39,19 @@ export class InfrastructureModule {
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => createPool(config.database, rootLogger, 'iam-token-renewal'),
         },
+        { provide: SQL, inject: [PG_POOL], useFactory: (pool: Pool) => new PgSql(pool) },
         { provide: PrismaService, inject: [PG_POOL], useFactory: (pool: Pool) => new PrismaService(pool) },
         {
           provide: KAFKA,
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => createKafka(config, rootLogger, ''),
         },
+        { provide: CLOCK, useValue: systemClock },
+        { provide: IDS, useValue: new RandomIds() },
         ConsumerState,
         DatabaseLifecycle,
       ],
-      exports: [ROOT_LOGGER, PG_POOL, PrismaService, KAFKA, ConsumerState],
+      exports: [ROOT_LOGGER, PG_POOL, SQL, PrismaService, KAFKA, CLOCK, IDS, ConsumerState],
     };
   }
 }

@@ -84,7 +84,17 @@ export class RenewTokenUseCase {
     }
 
     const { policy } = this.deps.settings;
-    const current = session ?? this.newSession(userId, clientId, command.rememberMe, now);
+    // The remember-me choice of this request holds from now on; it can shorten the session, never lengthen it.
+    const current = session
+      ? { ...session, rememberMe: command.rememberMe }
+      : this.newSession(userId, clientId, command.rememberMe, now);
+    const expiresAt = session ? renewedExpiry(session, policy, command.rememberMe) : current.expiresAt;
+    if (expiresAt.getTime() <= now.getTime()) {
+      throw preconditionFailed(
+        ErrorCode.SessionExpired,
+        'without remember-me the session is past its lifetime',
+      );
+    }
     const authorities = resolveAuthorities(
       { userId, clientId, businessId, authLevel: current.authLevel },
       snapshot,
@@ -96,7 +106,7 @@ export class RenewTokenUseCase {
         businessId,
         authorities,
         scope: clientScopes.length > 0 ? clientScopes : this.deps.settings.defaultScope,
-        expiresAt: session ? renewedExpiry(session, policy, command.rememberMe) : current.expiresAt,
+        expiresAt,
       },
       now,
       HTTP_CAUSE,
@@ -108,6 +118,7 @@ export class RenewTokenUseCase {
       expectedClaimsVersion: session ? session.claimsVersion : null,
       refreshToken: {
         issueHash: refreshToken === undefined ? null : this.deps.refreshTokens.hash(refreshToken),
+        at: now,
       },
       update: issued.update,
     });
@@ -141,9 +152,7 @@ export class RenewTokenUseCase {
     if (user.sessionId === undefined || user.userId === undefined) {
       throw unauthenticated(ErrorCode.InvalidToken, 'token is not a user token');
     }
-    if (user.clientId !== caller.clientId) {
-      throw forbidden(ErrorCode.NotTheTokenClient, 'the caller is not the client the token was issued to');
-    }
+    assertCallerMayRenew(caller, user.clientId, user.userId);
     const session = await this.deps.sessions.findById(user.sessionId);
     if (!session)
       throw preconditionFailed(ErrorCode.SessionNotFound, 'the session of this token does not exist');
@@ -171,9 +180,7 @@ export class RenewTokenUseCase {
     const session = record ? await this.deps.sessions.findById(record.sessionId) : null;
     if (!record || !session)
       throw unauthenticated(ErrorCode.InvalidRefreshToken, 'refresh token is not valid');
-    if (session.clientId !== caller.clientId) {
-      throw forbidden(ErrorCode.NotTheTokenClient, 'the caller is not the client the token was issued to');
-    }
+    assertCallerMayRenew(caller, session.clientId, session.userId);
     if (record.rotatedAt !== null) {
       const withinGrace =
         record.latestRotated &&
@@ -212,6 +219,12 @@ export class RenewTokenUseCase {
     if (userId === undefined || clientId === undefined) {
       throw badRequest(ErrorCode.MissingParameter, 'token is required, unless userId and clientId are given');
     }
+    if (caller.userId !== undefined) {
+      throw forbidden(
+        ErrorCode.ApplicationTokenRequired,
+        "starting a user's session needs the application's own token",
+      );
+    }
     if (clientId !== caller.clientId) {
       throw forbidden(ErrorCode.NotTheTokenClient, 'an application may only start sessions for itself');
     }
@@ -238,6 +251,19 @@ export class RenewTokenUseCase {
       tokenId: '',
       tokenExpiresAt: now,
     };
+  }
+}
+
+/**
+ * The caller must be the client the token was issued to; a caller presenting a
+ * user's token as its own credential may renew only that user's tokens.
+ */
+function assertCallerMayRenew(caller: VerifiedToken, clientId: string, userId: string): void {
+  if (clientId !== caller.clientId) {
+    throw forbidden(ErrorCode.NotTheTokenClient, 'the caller is not the client the token was issued to');
+  }
+  if (caller.userId !== undefined && caller.userId !== userId) {
+    throw forbidden(ErrorCode.NotTheTokenClient, "a user's token may only renew that user's tokens");
   }
 }
 

@@ -25,7 +25,8 @@ export function revocation(session: Session, reason: string, now: Date, cause: U
   return {
     session: revoked,
     expectedClaimsVersion: session.claimsVersion,
-    refreshToken: { issueHash: null },
+    // A revoked session refuses its refresh tokens by its status; they need no change.
+    refreshToken: null,
     update,
   };
 }

@@ -16,6 +16,8 @@ export interface RefreshTokenRecord {
  */
 export interface RefreshTokenChange {
   readonly issueHash: string | null;
+  /** When the rotation happens (the grace window for concurrent retries starts here). */
+  readonly at: Date;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Kafka, Producer, Admin } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { OutboxBatch, OutboxStore, RelayLeadership } from './outbox-message';
 
@@ -167,6 +167,8 @@ export class OutboxRelay {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 30_000,
+      // Murmur2 on the key, as Java producers partition: a userId lands where any client expects it.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     this.producer = producer;

@@ -7,11 +7,16 @@ import { redactUrl } from './redaction';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Reuses a caller's well-formed `x-request-id`, otherwise makes one up; echoed back in the response. */
-function requestId(req: IncomingMessage, res: ServerResponse): string {
+/** A caller's well-formed `x-request-id`, or a new one: every log line of the request carries it. */
+export function requestIdOf(req: IncomingMessage): string {
   const header = req.headers['x-request-id'];
-  const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-  res.setHeader('x-request-id', id);
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** The id the HTTP server already gave the request (Fastify's genReqId), echoed back to the caller. */
+function requestId(req: IncomingMessage & { id?: unknown }, res: ServerResponse): string {
+  const id = typeof req.id === 'string' ? req.id : requestIdOf(req);
+  if (!res.headersSent) res.setHeader('x-request-id', id);
   return id;
 }
 

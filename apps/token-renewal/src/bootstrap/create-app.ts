@@ -1,0 +1,57 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Partitioners } from 'kafkajs';
+import { Logger } from 'nestjs-pino';
+import type { AppConfig } from '@iam/config';
+import { ConsumerState, InputTopicsKafkaServer, inputTopics, kafkaClientConfig } from '@iam/messaging';
+import type { RootLogger } from '@iam/observability';
+import { AppModule } from '../app.module';
+import { buildOpenApiDocument, serveOpenApiDocument } from '../openapi/openapi';
+import { fastifyOptions, registerBodyParsers } from './fastify-options';
+
+/**
+ * Builds the hybrid application: Fastify for HTTP and Nest's Kafka transport
+ * for the two input topics, in one process sharing one module graph.
+ */
+export async function createApp(config: AppConfig, rootLogger: RootLogger): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, rootLogger),
+    new FastifyAdapter(fastifyOptions(config.http.bodyLimitBytes)),
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
+  );
+  app.useLogger(app.get(Logger));
+  registerBodyParsers(app.getHttpAdapter().getInstance());
+  serveOpenApiDocument(app, buildOpenApiDocument(app));
+
+  app.connectMicroservice(
+    {
+      strategy: new InputTopicsKafkaServer(
+        {
+          client: kafkaClientConfig(config, rootLogger, ''),
+          consumer: {
+            groupId: config.kafka.groupId,
+            allowAutoTopicCreation: false,
+            sessionTimeout: 30_000,
+            heartbeatInterval: 3_000,
+            readUncommitted: false,
+          },
+          // Nest's server also opens a producer (for replies we never send); keep it quiet and Java-compatible.
+          producer: { createPartitioner: Partitioners.DefaultPartitioner },
+          subscribe: { fromBeginning: true },
+          run: {
+            // The handler returns once the change is committed in PostgreSQL; only then is the
+            // offset resolved, and resolved offsets are what kafkajs commits.
+            autoCommit: true,
+            autoCommitInterval: 1_000,
+            partitionsConsumedConcurrently: config.kafka.consumerConcurrency,
+          },
+          postfixId: '',
+        },
+        inputTopics(config),
+        app.get(ConsumerState),
+      ),
+    },
+    { inheritAppConfig: true },
+  );
+  return app;
+}

@@ -1,0 +1,50 @@
+import { Controller, Headers, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { ApiBasicAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ClientLoginUseCase, ErrorCode, unauthenticated } from '@iam/domain';
+import { noStore } from '../http/no-store';
+import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
+
+const MAX_CREDENTIAL_LENGTH = 1_024;
+
+/** `Authorization: Basic base64(clientId:clientSecret)` (RFC 7617); the id may not contain ':'. */
+export function basicCredentials(authorization: string | undefined): { clientId: string; secret: string } {
+  const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization ?? '');
+  const refuse = () =>
+    unauthenticated(ErrorCode.InvalidClientCredentials, 'Basic client credentials are required');
+  if (!match || match[1]!.length > MAX_CREDENTIAL_LENGTH) throw refuse();
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) throw refuse();
+  return { clientId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+@ApiTags('Client Identities')
+@Controller('security/iam/v1/client-identities')
+export class ClientLoginController {
+  constructor(@Inject(ClientLoginUseCase) private readonly login: ClientLoginUseCase) {}
+
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Login client',
+    description: "An application's own token, with its roles as authorities.",
+  })
+  @ApiBasicAuth()
+  @ApiResponse({ status: 200, type: TokenResponseDto, description: 'No refresh token on client login.' })
+  @ApiResponse({ status: 401, type: [AuthMeErrorDto], description: 'Missing or wrong client credentials.' })
+  @ApiResponse({
+    status: 429,
+    type: [AuthMeErrorDto],
+    description: 'Too many failed logins for this client.',
+  })
+  async loginClient(
+    @Headers('authorization') authorization: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponseDto> {
+    const { clientId, secret } = basicCredentials(authorization);
+    const result = await this.login.execute(clientId, secret);
+    noStore(reply);
+    return TokenResponseDto.of(result);
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Inject,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { DomainError } from '@iam/domain';
+import { ROOT_LOGGER } from '../infrastructure/tokens';
+import {
+  authMeError,
+  CODE_BY_STATUS,
+  INTERNAL_ERROR,
+  STATUS_BY_KIND,
+  type AuthMeErrorBody,
+} from './authme-error';
+
+/**
+ * Every HTTP failure leaves as an AuthMe error body. Domain refusals map by
+ * kind; framework errors (unknown route, body too large, bad media type) keep
+ * their 4xx status; anything else is a 500 that says nothing about internals.
+ */
+@Catch()
+export class AuthMeExceptionFilter implements ExceptionFilter {
+  private readonly logger: Logger;
+
+  constructor(@Inject(ROOT_LOGGER) rootLogger: Logger) {
+    this.logger = rootLogger.child({ component: 'http' });
+  }
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { status, body, retryAfter } = this.render(error);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    void reply.status(status).header('cache-control', 'no-store').send(body);
+  }
+
+  private render(error: unknown): { status: number; body: AuthMeErrorBody; retryAfter?: number } {
+    if (error instanceof DomainError) {
+      return {
+        status: STATUS_BY_KIND[error.kind],
+        body: authMeError(error.code, error.message),
+        ...(error.retryAfterSeconds !== undefined ? { retryAfter: error.retryAfterSeconds } : {}),
+      };
+    }
+    const status = statusOf(error);
+    if (status !== undefined && status >= 400 && status < 500) {
+      return { status, body: authMeError(CODE_BY_STATUS[status] ?? 'BAD_REQUEST', messageOf(error, status)) };
+    }
+    this.logger.error({ err: error }, 'request failed unexpectedly');
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: INTERNAL_ERROR };
+  }
+}
+
+/** The status of a Nest HttpException or of a Fastify error (`statusCode`). */
+export function statusOf(error: unknown): number | undefined {
+  if (error instanceof HttpException) return error.getStatus();
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof statusCode === 'number' ? statusCode : undefined;
+}
+
+function messageOf(error: unknown, status: number): string {
+  if (status === HttpStatus.NOT_FOUND) return 'No such resource.';
+  const message = (error as { message?: unknown }).message;
+  // Framework messages are short and describe the request, never internals; cap them anyway.
+  return typeof message === 'string' && message.length > 0
+    ? message.slice(0, 200)
+    : 'The request is not valid.';
+}

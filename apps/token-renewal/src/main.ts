@@ -1,0 +1,64 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '@iam/config';
+import { createKafka, ensureTopics, topicPlan } from '@iam/messaging';
+import { createRootLogger } from '@iam/observability';
+import { prepareDatabase } from '@iam/persistence';
+import { createApp } from './bootstrap/create-app';
+import { FatalErrors } from './lifecycle/fatal-errors';
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createRootLogger(config.log.level);
+
+  const migrations = await prepareDatabase(config.database);
+  logger.info({ migrations: migrations?.applied.length ?? 'verified' }, 'database ready');
+  if (config.kafka.ensureTopics) {
+    const created = await ensureTopics(createKafka(config, logger, '-setup'), topicPlan(config));
+    if (created.length > 0) logger.info({ topics: created }, 'topics created');
+  }
+
+  const app = await createApp(config, logger);
+  let stopping = false;
+  const stop = async (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    setTimeout(() => {
+      logger.error('graceful shutdown timed out');
+      process.exit(exitCode || 1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    try {
+      await app.close();
+    } catch (error) {
+      logger.error({ err: error }, 'error during shutdown');
+      exitCode = exitCode || 1;
+    }
+    logger.info('stopped');
+    process.exit(exitCode);
+  };
+  app.get(FatalErrors).onFatal(() => void stop('fatal error', 1));
+  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  process.once('SIGINT', () => void stop('SIGINT', 0));
+
+  await app.startAllMicroservices();
+  await app.listen(config.http.port, config.http.host);
+  logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');
+}
+
+main().catch((error: unknown) => {
+  // The logger may not exist yet; this is the one place that writes to stderr directly.
+  process.stderr.write(`iam-token-renewal failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '@iam/config';
+import { OutboxRelay, ensureTopics, relayProgressTopic } from '@iam/messaging';
+import { PgOutboxStore, PgRelayLeadership, type Sql } from '@iam/persistence';
+import { KAFKA, ROOT_LOGGER, SQL } from '../infrastructure/tokens';
+
+/** Runs the outbox relay for the life of the service (one instance of the deployment relays at a time). */
+@Injectable()
+export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly relay: OutboxRelay;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(SQL) sql: Sql,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    const logger = rootLogger.child({ component: 'outbox-relay' });
+    this.relay = new OutboxRelay(
+      kafka,
+      new PgOutboxStore(sql),
+      new PgRelayLeadership(config.database.url, logger),
+      {
+        transactionalId: `${config.kafka.groupId}.outbox-relay`,
+        progressGroupId: `${config.kafka.groupId}.outbox-relay-progress`,
+        progressTopic: relayProgressTopic(config),
+        batchSize: config.outbox.batchSize,
+        idleWaitMs: 1_000,
+        retryBackoffMs: { initial: 200, max: 10_000 },
+      },
+      logger,
+    );
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    // The progress topic is the relay's own bookkeeping: it makes sure it exists.
+    await ensureTopics(this.kafka, [
+      {
+        topic: relayProgressTopic(this.config),
+        numPartitions: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
+    ]);
+    this.relay.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.relay.stop();
+  }
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG, deadLetterTopic, type AppConfig } from '@iam/config';
+import { ApplyChangeUseCase, type Clock } from '@iam/domain';
+import {
+  CHANNEL_EVENT_TYPES,
+  decodeChangeEvent,
+  deadLetterMessage,
+  type DeadLetterStore,
+  type InboundRecord,
+  type InputChannelName,
+} from '@iam/messaging';
+import { CLOCK, ROOT_LOGGER } from '../infrastructure/tokens';
+import { FatalErrors } from '../lifecycle/fatal-errors';
+import { ShutdownSignal } from '../lifecycle/shutdown-signal';
+import { ProcessingInterruptedError, retryTransient, type RetryPolicy } from './retry-transient';
+
+export const DEAD_LETTER_STORE = Symbol('DEAD_LETTER_STORE');
+
+const RETRY_POLICY: RetryPolicy = { initialDelayMs: 200, maxDelayMs: 10_000 };
+
+/**
+ * What happens to every record of an input topic: validated; poison goes to the
+ * dead-letter topic with its reason; a valid event is applied and its sessions
+ * settled. Returns only when that is durably done (the offset may then be
+ * committed); transient failures are waited out, anything else stops the service.
+ */
+@Injectable()
+export class InboundRecordProcessor {
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ApplyChangeUseCase) private readonly applyChange: ApplyChangeUseCase,
+    @Inject(DEAD_LETTER_STORE) private readonly deadLetters: DeadLetterStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
+    @Inject(FatalErrors) private readonly fatal: FatalErrors,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'consumer' });
+  }
+
+  async process(
+    channel: InputChannelName,
+    record: InboundRecord,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const { topic, partition, offset } = record.origin;
+    let logger = this.logger.child({ topic, partition, offset });
+    const retry = { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
+    try {
+      const decoded = decodeChangeEvent(record, CHANNEL_EVENT_TYPES[channel]);
+      if (!decoded.ok) {
+        const message = deadLetterMessage(
+          record,
+          decoded,
+          deadLetterTopic(this.config, topic),
+          this.config.kafka.groupId,
+          this.clock.now(),
+        );
+        const first = await retryTransient(
+          () => this.deadLetters.deadLetter(record, decoded, message),
+          retry,
+        );
+        logger.warn(
+          { reason: decoded.reason, detail: decoded.detail, eventId: decoded.eventId, repeated: !first },
+          'record dead-lettered',
+        );
+        return;
+      }
+      logger = logger.child({ eventId: decoded.event.id, eventType: decoded.event.change.type });
+      const outcome = await retryTransient(
+        () => this.applyChange.execute(decoded.event, { beforeBatch: heartbeat }),
+        { ...retry, logger },
+      );
+      logger.debug(outcome, 'event applied');
+    } catch (error) {
+      if (!(error instanceof ProcessingInterruptedError))
+        this.fatal.report(error, { topic, partition, offset });
+      // Not returning normally keeps the offset uncommitted: the record is delivered again.
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { Global, Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '@iam/config';
+import type { Clock } from '@iam/domain';
+import { PrismaService, PrismaSigningKeyRegistry } from '@iam/persistence';
+import {
+  JoseTokenSigner,
+  JoseTokenVerifier,
+  JweTokenSealer,
+  PlaintextTokenSealer,
+  ScryptSecretHasher,
+  Sha256RefreshTokenHasher,
+  SigningKeyRing,
+} from '@iam/tokens';
+import {
+  CLOCK,
+  REFRESH_TOKEN_HASHER,
+  ROOT_LOGGER,
+  SECRET_HASHER,
+  TOKEN_SEALER,
+  TOKEN_SIGNER,
+  TOKEN_VERIFIER,
+} from '../infrastructure/tokens';
+
+/** How soon a rotation made by another instance or the CLI is picked up. */
+const KEY_REFRESH_INTERVAL_MS = 10_000;
+
+/** Loads the signing keys before the app serves anything, and follows rotations made elsewhere. */
+class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(SigningKeyRing) private readonly ring: SigningKeyRing) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.ring.init();
+    this.ring.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.ring.stop();
+  }
+}
+
+/** The token adapters: signing keys, JWT signing and verification, JWE sealing, hashing. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: SigningKeyRing,
+      inject: [APP_CONFIG, PrismaService, CLOCK, ROOT_LOGGER],
+      useFactory: (config: AppConfig, prisma: PrismaService, clock: Clock, logger: Logger) =>
+        new SigningKeyRing({
+          dir: config.signingKeys.dir,
+          generateIfMissing: config.signingKeys.generateIfMissing,
+          registry: new PrismaSigningKeyRegistry(prisma),
+          clock,
+          maxTokenLifetimeMs:
+            Math.max(config.tokens.accessTokenTtlMs, config.tokens.clientTokenTtlMs) +
+            config.tokens.clockToleranceMs,
+          refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+          // A failed refresh keeps the keys already loaded; say so, and try again next time.
+          onRefreshError: (error) => logger.warn({ err: error }, 'signing keys could not be refreshed'),
+        }),
+    },
+    KeyRingLifecycle,
+    {
+      provide: TOKEN_SIGNER,
+      inject: [SigningKeyRing],
+      useFactory: (ring: SigningKeyRing) => new JoseTokenSigner(ring),
+    },
+    {
+      provide: TOKEN_VERIFIER,
+      inject: [SigningKeyRing, APP_CONFIG, CLOCK],
+      useFactory: (ring: SigningKeyRing, config: AppConfig, clock: Clock) =>
+        new JoseTokenVerifier(ring, {
+          issuer: config.tokens.issuer,
+          clockToleranceMs: config.tokens.clockToleranceMs,
+          clock,
+        }),
+    },
+    {
+      provide: TOKEN_SEALER,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig) =>
+        config.sessionUpdates.plaintext
+          ? new PlaintextTokenSealer()
+          : JweTokenSealer.fromConfiguration(config.sessionUpdates.recipientJwk!),
+    },
+    { provide: REFRESH_TOKEN_HASHER, useValue: new Sha256RefreshTokenHasher() },
+    { provide: SECRET_HASHER, useValue: new ScryptSecretHasher() },
+  ],
+  exports: [SigningKeyRing, TOKEN_SIGNER, TOKEN_VERIFIER, TOKEN_SEALER, REFRESH_TOKEN_HASHER, SECRET_HASHER],
+})
+export class TokensModule {}

@@ -1,0 +1,405 @@
+import {
+  EMPTY_SCOPE,
+  EventType,
+  type AppliedChange,
+  type Change,
+  type ChangeEvent,
+  type ChangeScope,
+  type ChangeStore,
+} from '@iam/domain';
+import type { Sql } from '../database/sql';
+import { memberScope, normalizeScope, scopeOfGroups } from './change-scope.sql';
+import {
+  BUSINESS_MEMBER_ROLES,
+  BUSINESS_MEMBERSHIPS,
+  BUSINESS_ROLES,
+  BUSINESS_STATUS,
+  CLIENT_ROLES,
+  GROUP_DEPENDENCIES,
+  GROUP_MEMBERS,
+  GROUP_ROLES,
+  USER_LOCK,
+  USER_ROLES,
+  compareText,
+  ensureEntities,
+  newerThanStamp,
+  olderThanStamp,
+  tombstoneOlderFacts,
+  writeEntityRegister,
+  writeFact,
+  type Stamp,
+} from './lww-facts.sql';
+import { claimEvent, completeEvent, recordScope } from './processed-events.sql';
+
+/** What a change did: null when nothing visible changed, else who it can affect. */
+type Effect = Partial<ChangeScope> | null;
+
+type ChangeOf<T extends Change['type']> = Extract<Change, { type: T }>;
+
+/**
+ * Locks the groups against a concurrent deletion (FOR SHARE conflicts with the
+ * deletion's UPDATE, not with other facts about the group) and says whether the
+ * event is older than a deletion of any of them: such an event is stale, so a
+ * replayed fact cannot come back into a deleted group.
+ */
+const LOCK_GROUPS = `
+SELECT deleted_at IS NOT NULL AND ${newerThanStamp('deleted_at', 'deleted_event_id', 2, 3)} AS deleted_later
+FROM groups WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`;
+
+/** Like LOCK_GROUPS, for a membership: a removal newer than the event makes its role writes stale. */
+const LOCK_MEMBERSHIP = `
+SELECT present, NOT present AND ${newerThanStamp('changed_at', 'event_id', 3, 4)} AS removed_later
+FROM business_memberships WHERE business_id = $1 AND user_id = $2 FOR SHARE`;
+
+/**
+ * The role tables behind the Kafka consumer: each event is claimed and applied
+ * last-writer-wins in one transaction, and when it changed something visible
+ * the scope of sessions to re-issue is stored with it until `complete`.
+ */
+export class PgChangeStore implements ChangeStore {
+  constructor(private readonly sql: Sql) {}
+
+  apply(event: ChangeEvent): Promise<AppliedChange> {
+    return this.sql.transaction(async (sql) => {
+      const earlier = await claimEvent(sql, event);
+      if (earlier) return earlier;
+
+      const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
+      if (effect === null) {
+        await completeEvent(sql, event.id);
+        return { kind: 'no-effect' };
+      }
+      const scope = normalizeScope(effect);
+      await recordScope(sql, event.id, scope);
+      return { kind: 'fan-out', scope };
+    });
+  }
+
+  complete(eventId: string): Promise<void> {
+    return completeEvent(this.sql, eventId);
+  }
+}
+
+function applyChange(sql: Sql, change: Change, stamp: Stamp): Promise<Effect> {
+  switch (change.type) {
+    case EventType.UserRoleGranted:
+    case EventType.UserRoleRevoked:
+      return userRole(sql, change, stamp);
+    case EventType.UserLocked:
+    case EventType.UserUnlocked:
+      return userLock(sql, change, stamp);
+    case EventType.ClientRoleGranted:
+    case EventType.ClientRoleRevoked:
+      return clientRole(sql, change, stamp);
+    case EventType.GroupRoleGranted:
+    case EventType.GroupRoleRevoked:
+      return groupRole(sql, change, stamp);
+    case EventType.GroupMemberAdded:
+    case EventType.GroupMemberRemoved:
+      return groupMember(sql, change, stamp);
+    case EventType.GroupDependencyAdded:
+    case EventType.GroupDependencyRemoved:
+      return groupDependency(sql, change, stamp);
+    case EventType.GroupDeleted:
+      return groupDeleted(sql, change, stamp);
+    case EventType.BusinessRoleGranted:
+    case EventType.BusinessRoleRevoked:
+      return businessRole(sql, change, stamp);
+    case EventType.BusinessMemberAdded:
+      return businessMemberAdded(sql, change, stamp);
+    case EventType.BusinessMemberRemoved:
+      return businessMemberRemoved(sql, change, stamp);
+    case EventType.BusinessMemberRoleGranted:
+    case EventType.BusinessMemberRoleRevoked:
+      return businessMemberRole(sql, change, stamp);
+    case EventType.BusinessDeactivated:
+      return businessDeactivated(sql, change, stamp);
+  }
+}
+
+async function userRole(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.UserRoleGranted | typeof EventType.UserRoleRevoked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { userId, role } = change.data;
+  await ensureEntities(sql, 'user', [userId]);
+  const write = await writeFact(
+    sql,
+    USER_ROLES,
+    [userId, role],
+    change.type === EventType.UserRoleGranted,
+    stamp,
+  );
+  return write.flipped ? { userIds: [userId] } : null;
+}
+
+async function userLock(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.UserLocked | typeof EventType.UserUnlocked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { userId } = change.data;
+  const locked = change.type === EventType.UserLocked;
+  await ensureEntities(sql, 'user', [userId]);
+  if (!(await writeEntityRegister(sql, USER_LOCK, userId, locked, stamp))) return null;
+  // Locking ends the user's sessions (the caller revokes them); an unlock finds
+  // none left to re-issue, so its scope is empty and the caller just completes it.
+  return locked ? { userIds: [userId] } : EMPTY_SCOPE;
+}
+
+async function clientRole(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.ClientRoleGranted | typeof EventType.ClientRoleRevoked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { clientId, role } = change.data;
+  await ensureEntities(sql, 'client', [clientId]);
+  const write = await writeFact(
+    sql,
+    CLIENT_ROLES,
+    [clientId, role],
+    change.type === EventType.ClientRoleGranted,
+    stamp,
+  );
+  return write.flipped ? { clientIds: [clientId] } : null;
+}
+
+/** Creates and share-locks the groups; true when a deletion newer than the event makes it stale. */
+async function lockGroups(sql: Sql, groupIds: readonly string[], stamp: Stamp): Promise<boolean> {
+  await ensureEntities(sql, 'group', groupIds);
+  const rows = await sql.query<{ deleted_later: boolean }>('change-lock-groups', LOCK_GROUPS, [
+    groupIds,
+    stamp.at,
+    stamp.eventId,
+  ]);
+  return rows.some((row) => row.deleted_later);
+}
+
+async function groupRole(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.GroupRoleGranted | typeof EventType.GroupRoleRevoked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { groupId, role } = change.data;
+  if (await lockGroups(sql, [groupId], stamp)) return null;
+  const write = await writeFact(
+    sql,
+    GROUP_ROLES,
+    [groupId, role],
+    change.type === EventType.GroupRoleGranted,
+    stamp,
+  );
+  return write.flipped ? scopeOfGroups(sql, [groupId]) : null;
+}
+
+async function groupMember(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.GroupMemberAdded | typeof EventType.GroupMemberRemoved>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { groupId, memberType, memberId } = change.data;
+  // The member is named by the event, so it exists from now on (services have no table).
+  if (memberType === 'USER') await ensureEntities(sql, 'user', [memberId]);
+  if (memberType === 'BUSINESS') await ensureEntities(sql, 'business', [memberId]);
+  if (await lockGroups(sql, [groupId], stamp)) return null;
+  const write = await writeFact(
+    sql,
+    GROUP_MEMBERS,
+    [groupId, memberType, memberId],
+    change.type === EventType.GroupMemberAdded,
+    stamp,
+  );
+  return write.flipped ? memberScope(memberType, memberId) : null;
+}
+
+async function groupDependency(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.GroupDependencyAdded | typeof EventType.GroupDependencyRemoved>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { groupId, dependsOnGroupId } = change.data;
+  // The dependency is a fact about both groups: deleting either one ends it.
+  if (await lockGroups(sql, [groupId, dependsOnGroupId], stamp)) return null;
+  const write = await writeFact(
+    sql,
+    GROUP_DEPENDENCIES,
+    [groupId, dependsOnGroupId],
+    change.type === EventType.GroupDependencyAdded,
+    stamp,
+  );
+  // The dependent group and everything depending on it gain or lose the other group's roles.
+  return write.flipped ? scopeOfGroups(sql, [groupId]) : null;
+}
+
+async function groupDeleted(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.GroupDeleted>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { groupId } = change.data;
+  await ensureEntities(sql, 'group', [groupId]);
+  // Raising the watermark takes the group's row lock, which waits for every
+  // transaction writing a fact about the group (they hold it FOR SHARE) and
+  // keeps new ones out until this one commits.
+  const raised = await sql.query(
+    'change-group-delete',
+    `UPDATE groups SET deleted_at = $2::timestamptz, deleted_event_id = $3
+     WHERE id = $1 AND (deleted_at IS NULL OR ${olderThanStamp('deleted_at', 'deleted_event_id', 2, 3)})
+     RETURNING id`,
+    [groupId, stamp.at, stamp.eventId],
+  );
+  // A later deletion already tombstoned everything this one would.
+  if (raised.length === 0) return null;
+
+  // Before tombstoning: afterwards the dependents are no longer linked to the group.
+  const scope = await scopeOfGroups(sql, [groupId]);
+
+  // Another group's deletion also tombstones the dependencies between the two:
+  // locking them in key order first means the two never wait for each other crosswise.
+  await sql.query(
+    'change-group-delete-lock-dependencies',
+    `SELECT 1 FROM group_dependencies WHERE group_id = $1 OR depends_on_group_id = $1
+     ORDER BY group_id, depends_on_group_id FOR NO KEY UPDATE`,
+    [groupId],
+  );
+  const roles = await tombstoneOlderFacts(
+    sql,
+    'change-group-delete-roles',
+    GROUP_ROLES,
+    'f.group_id = $3',
+    [groupId],
+    stamp,
+  );
+  const members = await tombstoneOlderFacts(
+    sql,
+    'change-group-delete-members',
+    GROUP_MEMBERS,
+    'f.group_id = $3',
+    [groupId],
+    stamp,
+  );
+  const dependencies = await tombstoneOlderFacts(
+    sql,
+    'change-group-delete-dependencies',
+    GROUP_DEPENDENCIES,
+    'f.group_id = $3 OR f.depends_on_group_id = $3',
+    [groupId],
+    stamp,
+  );
+  return roles + members + dependencies > 0 ? scope : null;
+}
+
+async function businessRole(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.BusinessRoleGranted | typeof EventType.BusinessRoleRevoked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { businessId, role } = change.data;
+  await ensureEntities(sql, 'business', [businessId]);
+  const write = await writeFact(
+    sql,
+    BUSINESS_ROLES,
+    [businessId, role],
+    change.type === EventType.BusinessRoleGranted,
+    stamp,
+  );
+  return write.flipped ? { businessIds: [businessId] } : null;
+}
+
+async function ensureMember(sql: Sql, businessId: string, userId: string): Promise<void> {
+  await ensureEntities(sql, 'business', [businessId]);
+  await ensureEntities(sql, 'user', [userId]);
+}
+
+async function businessMemberAdded(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.BusinessMemberAdded>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { businessId, userId, roles } = change.data;
+  await ensureMember(sql, businessId, userId);
+  const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], true, stamp);
+  // A later removal outranks this addition and, in order, would have revoked
+  // the roles it grants: granting them now would resurrect them.
+  if (!membership.won && membership.before === false) return null;
+
+  let rolesFlipped = false;
+  // Key order, so concurrent writers of the same roles queue instead of deadlocking.
+  for (const role of [...new Set(roles)].sort(compareText)) {
+    const write = await writeFact(sql, BUSINESS_MEMBER_ROLES, [businessId, userId, role], true, stamp);
+    rolesFlipped ||= write.flipped;
+  }
+  const member = membership.won || membership.before === true;
+  return membership.flipped || (member && rolesFlipped) ? { memberships: [{ businessId, userId }] } : null;
+}
+
+async function businessMemberRemoved(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.BusinessMemberRemoved>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { businessId, userId } = change.data;
+  await ensureMember(sql, businessId, userId);
+  // Writing the membership locks it, which keeps role writers (FOR SHARE on it) out.
+  const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], false, stamp);
+  // Roles granted before the removal end with it, even when a later addition
+  // already outranks the removal itself; roles granted after it stay.
+  const rolesRevoked = await tombstoneOlderFacts(
+    sql,
+    'change-member-remove-roles',
+    BUSINESS_MEMBER_ROLES,
+    'f.business_id = $3 AND f.user_id = $4',
+    [businessId, userId],
+    stamp,
+  );
+  const stillMember = !membership.won && membership.before === true;
+  return membership.flipped || (stillMember && rolesRevoked > 0)
+    ? { memberships: [{ businessId, userId }] }
+    : null;
+}
+
+async function businessMemberRole(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.BusinessMemberRoleGranted | typeof EventType.BusinessMemberRoleRevoked>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { businessId, userId, role } = change.data;
+  await ensureMember(sql, businessId, userId);
+  // The role row needs its membership (foreign key). A role on a non-member is
+  // kept but invisible until an addition; the placeholder's register
+  // (-infinity, '') loses to any real event, so it never outranks one.
+  await sql.query(
+    'change-membership-placeholder',
+    `INSERT INTO business_memberships (business_id, user_id, present, changed_at, event_id)
+     VALUES ($1, $2, false, '-infinity', '')
+     ON CONFLICT (business_id, user_id) DO NOTHING`,
+    [businessId, userId],
+  );
+  const [membership] = await sql.query<{ present: boolean; removed_later: boolean }>(
+    'change-lock-membership',
+    LOCK_MEMBERSHIP,
+    [businessId, userId, stamp.at, stamp.eventId],
+  );
+  if (!membership) throw new Error(`membership ${businessId}/${userId} is missing`);
+  if (membership.removed_later) return null;
+  const write = await writeFact(
+    sql,
+    BUSINESS_MEMBER_ROLES,
+    [businessId, userId, role],
+    change.type === EventType.BusinessMemberRoleGranted,
+    stamp,
+  );
+  return write.flipped && membership.present ? { memberships: [{ businessId, userId }] } : null;
+}
+
+async function businessDeactivated(
+  sql: Sql,
+  change: ChangeOf<typeof EventType.BusinessDeactivated>,
+  stamp: Stamp,
+): Promise<Effect> {
+  const { businessId } = change.data;
+  await ensureEntities(sql, 'business', [businessId]);
+  const flipped = await writeEntityRegister(sql, BUSINESS_STATUS, businessId, false, stamp);
+  return flipped ? { businessIds: [businessId] } : null;
+}

@@ -1,0 +1,58 @@
+import type { AppliedChange, ChangeEvent, ChangeScope } from '@iam/domain';
+import type { Sql } from '../database/sql';
+import { parseStoredScope } from './change-scope.sql';
+
+/**
+ * Claims the event id. Returns null when this call claimed it (the change is
+ * to be applied), otherwise what the earlier run left: a completed event is a
+ * duplicate, an applied one crashed before its fan-out finished and gets the
+ * scope it stored. A concurrent claim of the same id waits on the primary key
+ * until the first transaction ends, so only one run applies the change.
+ */
+export async function claimEvent(sql: Sql, event: ChangeEvent): Promise<AppliedChange | null> {
+  const claimed = await sql.query(
+    'change-claim-event',
+    `INSERT INTO processed_events (event_id, type, subject, event_time, topic, partition, "offset", status)
+     VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED')
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING event_id`,
+    [
+      event.id,
+      event.change.type,
+      event.subject,
+      event.timestamp,
+      event.origin.topic,
+      event.origin.partition,
+      event.origin.offset,
+    ],
+  );
+  if (claimed.length > 0) return null;
+
+  const [earlier] = await sql.query<{ status: 'APPLIED' | 'COMPLETED'; scope: unknown }>(
+    'change-earlier-run',
+    'SELECT status::text AS status, scope FROM processed_events WHERE event_id = $1',
+    [event.id],
+  );
+  if (!earlier) throw new Error(`processed event ${event.id} conflicted but cannot be read`);
+  if (earlier.status === 'COMPLETED') return { kind: 'duplicate' };
+  return { kind: 'fan-out', scope: parseStoredScope(earlier.scope) };
+}
+
+/** Keeps the scope with the event until its fan-out completes. */
+export async function recordScope(sql: Sql, eventId: string, scope: ChangeScope): Promise<void> {
+  await sql.query(
+    'change-record-scope',
+    'UPDATE processed_events SET scope = $2::jsonb WHERE event_id = $1',
+    [eventId, JSON.stringify(scope)],
+  );
+}
+
+/** Nothing is left to do for the event: its scope is no longer needed. */
+export async function completeEvent(sql: Sql, eventId: string): Promise<void> {
+  await sql.query(
+    'change-complete-event',
+    `UPDATE processed_events SET status = 'COMPLETED', completed_at = now(), scope = NULL
+     WHERE event_id = $1`,
+    [eventId],
+  );
+}

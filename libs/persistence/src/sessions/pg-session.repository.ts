@@ -1,0 +1,135 @@
+import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } from '@iam/domain';
+import type { OutboxMessage, SessionUpdateEncoder } from '@iam/messaging';
+import type { Sql } from '../database/sql';
+import { encodeHeaders } from '../outbox/outbox-rows';
+import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
+import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
+
+/** Sessions, their refresh tokens and their outbox messages, over raw SQL (the renewal hot path). */
+export class PgSessionRepository implements SessionRepository {
+  constructor(
+    private readonly sql: Sql,
+    private readonly encoder: SessionUpdateEncoder,
+  ) {}
+
+  async findById(sessionId: string): Promise<Session | null> {
+    if (!isSessionId(sessionId)) return null;
+    const [row] = await this.sql.query<SessionRow>(
+      'session-by-id',
+      `SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = $1::uuid`,
+      [sessionId],
+    );
+    return row ? toSession(row) : null;
+  }
+
+  async findByIds(sessionIds: readonly string[]): Promise<Session[]> {
+    const ids = sessionIds.filter(isSessionId);
+    if (ids.length === 0) return [];
+    const rows = await this.sql.query<SessionRow>(
+      'sessions-by-ids',
+      `SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ANY($1::uuid[]) ORDER BY s.id`,
+      [ids],
+    );
+    return rows.map(toSession);
+  }
+
+  async findByRefreshTokenHash(hash: string): Promise<RefreshTokenRecord | null> {
+    const [row] = await this.sql.query<{
+      session_id: string;
+      rotated_at: Date | null;
+      latest_rotated: boolean;
+    }>(
+      'refresh-token-by-hash',
+      `SELECT r.session_id::text AS session_id, r.rotated_at,
+              r.rotated_at IS NOT NULL AND r.rotated_at = (
+                SELECT max(x.rotated_at) FROM refresh_tokens x WHERE x.session_id = r.session_id
+              ) AS latest_rotated
+       FROM refresh_tokens r WHERE r.token_hash = $1`,
+      [hash],
+    );
+    return row
+      ? { sessionId: row.session_id, rotatedAt: row.rotated_at, latestRotated: row.latest_rotated }
+      : null;
+  }
+
+  async findContinuable(userId: string, clientId: string, now: Date): Promise<Session | null> {
+    const [row] = await this.sql.query<SessionRow>(
+      'session-continuable',
+      `SELECT ${SESSION_COLUMNS} FROM sessions s
+       WHERE s.user_id = $1 AND s.client_id = $2 AND s.status = 'ACTIVE' AND s.expires_at > $3
+       ORDER BY s.created_at DESC LIMIT 1`,
+      [userId, clientId, now],
+    );
+    return row ? toSession(row) : null;
+  }
+
+  async write(write: SessionWrite): Promise<boolean> {
+    if (write.expectedClaimsVersion === null) return this.insert(write);
+    const conflicts = await this.writeMany([write]);
+    return conflicts.size === 0;
+  }
+
+  async writeMany(writes: readonly SessionWrite[]): Promise<Set<string>> {
+    if (writes.length === 0) return new Set();
+    const messages = await Promise.all(writes.map((write) => this.encoder.encode(write.update)));
+    const input = writes.map((write, ord) => updateInput(write, messages[ord]!, ord));
+    const rows = await this.sql.query<{ id: string }>('sessions-update', UPDATE_SESSIONS, [
+      JSON.stringify(input),
+    ]);
+    const written = new Set(rows.map((row) => row.id));
+    return new Set(writes.map((write) => write.session.id).filter((id) => !written.has(id)));
+  }
+
+  private async insert(write: SessionWrite): Promise<boolean> {
+    const { session } = write;
+    const message = await this.encoder.encode(write.update);
+    const rows = await this.sql.query('session-insert', INSERT_SESSION, [
+      session.id,
+      session.userId,
+      session.clientId,
+      session.businessId,
+      session.authLevel,
+      session.rememberMe,
+      session.createdAt,
+      session.expiresAt,
+      session.claimsVersion,
+      session.authorities,
+      session.scope,
+      session.tokenId,
+      session.tokenExpiresAt,
+      write.refreshToken?.issueHash ?? null,
+      message.topic,
+      message.key,
+      message.value,
+      JSON.stringify(encodeHeaders(message.headers)),
+    ]);
+    return rows.length === 1;
+  }
+}
+
+function updateInput(write: SessionWrite, message: OutboxMessage, ord: number) {
+  const { session, refreshToken } = write;
+  return {
+    ord,
+    id: session.id,
+    expected: write.expectedClaimsVersion,
+    claims_version: session.claimsVersion,
+    business_id: session.businessId,
+    status: session.status,
+    revoked_reason: session.revokedReason,
+    revoked_at: session.revokedAt?.toISOString() ?? null,
+    remember_me: session.rememberMe,
+    expires_at: session.expiresAt.toISOString(),
+    authorities: session.authorities,
+    scope: session.scope,
+    token_id: session.tokenId,
+    token_expires_at: session.tokenExpiresAt.toISOString(),
+    refresh_change: refreshToken !== null,
+    refresh_issue_hash: refreshToken?.issueHash ?? null,
+    refresh_at: refreshToken ? refreshToken.at.toISOString() : null,
+    topic: message.topic,
+    message_key: message.key?.toString('base64') ?? null,
+    value: message.value.toString('base64'),
+    headers: encodeHeaders(message.headers),
+  };
+}

@@ -1,0 +1,217 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { userTokenClaims } from '@iam/domain';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { JoseTokenSigner } from '../jwt/jose-token.signer';
+import { JoseTokenVerifier } from '../jwt/jose-token.verifier';
+import { InMemorySigningKeyRegistry } from '../testing/in-memory-signing-key.registry';
+import { ManualClock } from '../testing/manual-clock';
+import { TemporaryDirectories } from '../testing/temporary-directory';
+import { readSigningKeyFile } from './key-files';
+import { SigningKeyRing, SigningKeyRingError, type SigningKeyRingOptions } from './signing-key-ring';
+
+const ISSUER = 'https://iam.test';
+const LIFETIME_MS = 15 * 60_000;
+const REFRESH_MS = 10_000;
+
+const dirs = new TemporaryDirectories();
+afterEach(() => dirs.cleanup());
+
+function setUp(overrides: Partial<SigningKeyRingOptions> = {}) {
+  const clock = new ManualClock();
+  const registry = new InMemorySigningKeyRegistry(clock);
+  const dir = join(dirs.create(), 'keys');
+  const options: SigningKeyRingOptions = {
+    registry,
+    dir,
+    generateIfMissing: true,
+    maxTokenLifetimeMs: LIFETIME_MS,
+    refreshIntervalMs: REFRESH_MS,
+    clock,
+    ...overrides,
+  };
+  const ring = new SigningKeyRing(options);
+  const signer = new JoseTokenSigner(ring);
+  const verifier = new JoseTokenVerifier(ring, { issuer: ISSUER, clockToleranceMs: 0, clock });
+  const token = () =>
+    signer.sign(
+      userTokenClaims({
+        tokenId: 'token-1',
+        issuer: ISSUER,
+        sessionId: 'session-1',
+        userId: 'user-1',
+        clientId: 'client-1',
+        businessId: null,
+        scope: ['READ'],
+        authorities: ['ROLE_USER'],
+        claimsVersion: 1,
+        issuedAt: clock.now(),
+        expiresAt: new Date(clock.now().getTime() + LIFETIME_MS),
+      }),
+    );
+  return { clock, registry, dir, options, ring, verifier, token };
+}
+
+function writePem(dir: string, name: string, type: 'pkcs1' | 'pkcs8', modulusLength = 2048): string {
+  const path = join(dir, name);
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength });
+  writeFileSync(path, privateKey.export({ format: 'pem', type }) as string, { mode: 0o600 });
+  return path;
+}
+
+describe('SigningKeyRing', () => {
+  it('generates, registers and activates a key when there is none', async () => {
+    const { ring, registry, dir } = setUp();
+    await ring.init();
+    const [row, ...others] = await registry.list();
+    expect(others).toEqual([]);
+    expect(row).toMatchObject({ status: 'ACTIVE', algorithm: 'RS512', publishedUntil: null });
+    expect(ring.signingKey().kid).toBe(row!.kid);
+    expect(readdirSync(dir)).toEqual([`${row!.kid}.jwk.json`]);
+    expect(statSync(join(dir, `${row!.kid}.jwk.json`)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('publishes public members only in the JWKS', async () => {
+    const { ring } = setUp();
+    await ring.init();
+    const { keys } = ring.jwks();
+    expect(keys).toHaveLength(1);
+    expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    expect(keys[0]).toMatchObject({ kid: ring.signingKey().kid, kty: 'RSA', alg: 'RS512', use: 'sig' });
+    expect(JSON.stringify(ring.jwks())).not.toMatch(/"(d|p|q|dp|dq|qi)"/);
+  });
+
+  it('fails clearly when there is no key and generation is off', async () => {
+    const { ring } = setUp({ generateIfMissing: false });
+    await expect(ring.init()).rejects.toThrow(SigningKeyRingError);
+    await expect(ring.init()).rejects.toThrow(/no private key file.*generation is off/);
+    expect(() => ring.signingKey()).toThrow(/not initialised/);
+  });
+
+  it('registers the newest key file of the directory (PKCS#8 and PKCS#1 PEM) without generating', async () => {
+    const { ring, dir, registry } = setUp({ generateIfMissing: false });
+    mkdirSync(dir);
+    const older = writePem(dir, 'older.pem', 'pkcs8');
+    const newer = writePem(dir, 'newer.pem', 'pkcs1');
+    utimesSync(older, new Date('2025-01-01'), new Date('2025-01-01'));
+    utimesSync(newer, new Date('2025-02-01'), new Date('2025-02-01'));
+    await ring.init();
+    const expected = (await readSigningKeyFile(newer)).kid;
+    expect(ring.signingKey().kid).toBe(expected);
+    expect((await registry.list()).map((row) => row.kid)).toEqual([expected]);
+    expect(readdirSync(dir).sort()).toEqual(['newer.pem', 'older.pem']);
+  });
+
+  it('refuses a directory holding a 1024-bit key', async () => {
+    const { ring, dir } = setUp();
+    mkdirSync(dir);
+    writePem(dir, 'weak.pem', 'pkcs8', 1024);
+    await expect(ring.init()).rejects.toThrow(/at least 2048/);
+  });
+
+  it('fails clearly when the active key has no private key file here', async () => {
+    const first = setUp();
+    await first.ring.init();
+    // Same registry, another (empty) directory: an instance that lacks the shared keys.
+    const second = new SigningKeyRing({ ...first.options, dir: join(dirs.create(), 'elsewhere') });
+    await expect(second.init()).rejects.toThrow(/has no private key file/);
+  });
+
+  it('refuses a registry row whose public key does not match its kid', async () => {
+    const { ring, registry } = setUp();
+    await ring.init();
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+    registry.replace(ring.signingKey().kid, { publicJwk: { ...other, kty: 'RSA' } });
+    await expect(ring.refresh()).rejects.toThrow(/does not match its kid/);
+  });
+
+  it('rotates: the old key verifies until publishedUntil, then leaves the JWKS and is removed', async () => {
+    const { ring, registry, dir, clock, verifier, token } = setUp();
+    await ring.init();
+    const oldKid = ring.signingKey().kid;
+    const oldToken = await token();
+    const oldTokenExpiresAt = clock.now().getTime() + LIFETIME_MS;
+
+    clock.advance(1_000);
+    const rotation = await ring.rotate();
+    const newKid = ring.signingKey().kid;
+    expect(newKid).not.toBe(oldKid);
+    expect(rotation).toEqual({
+      activated: newKid,
+      retired: [oldKid],
+      publishedUntil: new Date(clock.now().getTime() + LIFETIME_MS + REFRESH_MS),
+      removed: [],
+      filesNotDeleted: [],
+    });
+    expect((await registry.list()).map((row) => [row.kid, row.status])).toEqual([
+      [oldKid, 'RETIRED'],
+      [newKid, 'ACTIVE'],
+    ]);
+    expect(ring.jwks().keys.map((key) => key.kid)).toEqual([newKid, oldKid]);
+    await expect(verifier.verify(await token())).resolves.toMatchObject({ tokenId: 'token-1' });
+
+    // The old token is good for its whole lifetime.
+    clock.advance(oldTokenExpiresAt - 1_000 - clock.now().getTime());
+    await expect(verifier.verify(oldToken)).resolves.toMatchObject({ tokenId: 'token-1' });
+    clock.advance(rotation.publishedUntil.getTime() - 1 - clock.now().getTime());
+    expect(ring.verificationKey(oldKid)).toBeDefined();
+
+    // At publishedUntil the old key is gone, even before any refresh.
+    clock.advance(1);
+    expect(ring.jwks().keys.map((key) => key.kid)).toEqual([newKid]);
+    expect(ring.verificationKey(oldKid)).toBeUndefined();
+    await expect(verifier.verify(oldToken)).rejects.toMatchObject({ reason: 'unknown-kid' });
+
+    // The next rotation removes its row and its private key file.
+    const next = await ring.rotate();
+    expect(next.removed).toEqual([oldKid]);
+    expect(existsSync(join(dir, `${oldKid}.jwk.json`))).toBe(false);
+    expect((await registry.list()).map((row) => row.kid)).toEqual([newKid, next.activated]);
+    const listing = await ring.list();
+    expect(listing.map((key) => [key.kid, key.status, key.published, key.hasPrivateKey])).toEqual([
+      [newKid, 'RETIRED', true, true],
+      [next.activated, 'ACTIVE', true, true],
+    ]);
+  });
+
+  it('rotates to an operator key file, copied into the directory', async () => {
+    const { ring, dir } = setUp();
+    await ring.init();
+    const source = writePem(dirs.create(), 'operator.pem', 'pkcs1');
+    const kid = (await readSigningKeyFile(source)).kid;
+    await expect(ring.rotate({ keyFile: source })).resolves.toMatchObject({ activated: kid });
+    expect(ring.signingKey().kid).toBe(kid);
+    expect(statSync(join(dir, `${kid}.jwk.json`)).mode & 0o777).toBe(0o600);
+  });
+
+  it('follows a rotation made by another process on refresh', async () => {
+    const service = setUp();
+    await service.ring.init();
+    const cli = new SigningKeyRing(service.options);
+    const { activated } = await cli.rotate();
+    expect(service.ring.signingKey().kid).not.toBe(activated);
+    expect(service.ring.verificationKey(activated)).toBeUndefined();
+    await service.ring.refresh();
+    expect(service.ring.signingKey().kid).toBe(activated);
+    expect(service.ring.jwks().keys).toHaveLength(2);
+  });
+
+  it('refreshes on a timer once started, and reports refresh errors', async () => {
+    const errors: unknown[] = [];
+    const service = setUp({ refreshIntervalMs: 20, onRefreshError: (error) => errors.push(error) });
+    await service.ring.init();
+    const { activated } = await new SigningKeyRing(service.options).rotate();
+    service.ring.start();
+    try {
+      await vi.waitFor(() => expect(service.ring.signingKey().kid).toBe(activated), { timeout: 2_000 });
+      service.registry.replace(activated, { algorithm: 'HS256' });
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 2_000 });
+      // The previous keys stay in use meanwhile.
+      expect(service.ring.signingKey().kid).toBe(activated);
+    } finally {
+      service.ring.stop();
+    }
+  });
+});

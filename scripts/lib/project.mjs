@@ -1,0 +1,81 @@
+// Shared by scripts/start.mjs and scripts/test.mjs: install what is missing, build what changed.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(import.meta.dirname, '..', '..');
+export const log = (message) =>
+  process.stderr.write(`[${process.env.npm_lifecycle_event ?? 'script'}] ${message}\n`);
+
+export function run(command, args, options = {}) {
+  // Child output goes to stderr: stdout belongs to the command the script serves (e.g. the CLI's output).
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 2, 2], ...options });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed with ${result.status ?? result.signal}`);
+  }
+}
+
+/** npm ci when node_modules is missing or older than the lock file. */
+export function ensureInstalled() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  log('installing dependencies (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+function hashTree(hash, path) {
+  if (!existsSync(path)) return;
+  const stat = statSync(path);
+  if (stat.isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      if (entry === 'generated' || entry === 'node_modules') continue;
+      hashTree(hash, join(path, entry));
+    }
+  } else if (/\.(ts|json|prisma|sql|mjs)$/.test(path)) {
+    hash.update(path);
+    hash.update(readFileSync(path));
+  }
+}
+
+/** Builds the service and the CLI unless the sources are unchanged since the last build. */
+export function ensureBuilt() {
+  const hash = createHash('sha256');
+  for (const path of ['apps', 'libs', 'prisma', 'package-lock.json', 'tsconfig.json', 'nest-cli.json']) {
+    hashTree(hash, join(root, path));
+  }
+  const digest = hash.digest('hex');
+  const stamp = join(root, 'dist', '.build-hash');
+  const built =
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8') === digest &&
+    existsSync(join(root, 'dist/apps/token-renewal/main.js')) &&
+    existsSync(join(root, 'dist/apps/cli/main.js'));
+  if (built) return;
+  log('building the service and the CLI');
+  run(process.execPath, ['scripts/prisma-generate.mjs']);
+  run(process.execPath, ['node_modules/@nestjs/cli/bin/nest.js', 'build', 'token-renewal']);
+  run(process.execPath, ['node_modules/@nestjs/cli/bin/nest.js', 'build', 'cli']);
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  writeFileSync(stamp, digest);
+}
+
+/**
+ * The settings of a local run (npm start, npm run cli), under whatever the
+ * environment already sets. Production sets all of them itself.
+ */
+export function localEnvironment(brokerPort) {
+  const keysDir = join(root, '.data', 'keys');
+  return {
+    keysDir,
+    env: {
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/iam_token_renewal',
+      KAFKA_BROKERS: `127.0.0.1:${brokerPort}`,
+      KAFKA_ENSURE_TOPICS: 'true',
+      SIGNING_KEYS_DIR: join(keysDir, 'signing'),
+      SESSION_UPDATE_RECIPIENT_JWK: join(keysDir, 'session-update-recipient.public.jwk.json'),
+      ...process.env,
+    },
+  };
+}
