@@ -7,7 +7,7 @@ import { ConsumerState, InputTopicsKafkaServer, inputTopics, kafkaClientConfig }
 import type { RootLogger } from '@iam/observability';
 import { AppModule } from '../app.module';
 import { buildOpenApiDocument, serveOpenApiDocument } from '../openapi/openapi';
-import { fastifyOptions, registerBodyParsers } from './fastify-options';
+import { echoRequestIds, fastifyOptions, registerBodyParsers } from './fastify-options';
 
 /**
  * Builds the hybrid application: Fastify for HTTP and Nest's Kafka transport
@@ -21,6 +21,7 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
   );
   app.useLogger(app.get(Logger));
   registerBodyParsers(app.getHttpAdapter().getInstance());
+  echoRequestIds(app.getHttpAdapter().getInstance());
   serveOpenApiDocument(app, buildOpenApiDocument(app));
 
   app.connectMicroservice(

@@ -56,3 +56,11 @@ export function registerBodyParsers(fastify: FastifyInstance): void {
     }
   });
 }
+
+/** Every response says which request id its log lines carry. */
+export function echoRequestIds(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+}

@@ -13,11 +13,9 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-/** The id the HTTP server already gave the request (Fastify's genReqId), echoed back to the caller. */
-function requestId(req: IncomingMessage & { id?: unknown }, res: ServerResponse): string {
-  const id = typeof req.id === 'string' ? req.id : requestIdOf(req);
-  if (!res.headersSent) res.setHeader('x-request-id', id);
-  return id;
+/** The id the HTTP server already gave the request (Fastify's genReqId). */
+function requestId(req: IncomingMessage & { id?: unknown }): string {
+  return typeof req.id === 'string' ? req.id : requestIdOf(req);
 }
 
 /** Request logs carry no headers and no query values: nothing a token could hide in. */

@@ -1,0 +1,202 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { dropDatabase } from '@iam/persistence';
+import { generateRecipientKeyPair } from '@iam/tokens';
+import { testDatabaseUrl } from './database';
+import { testEnvironment, uniqueName } from './environment';
+
+const ROOT = resolve(__dirname, '..', '..');
+const SERVICE_MAIN = join(ROOT, 'dist/apps/token-renewal/main.js');
+const CLI_MAIN = join(ROOT, 'dist/apps/cli/main.js');
+
+/** Everything that identifies one deployment: instances started with the same settings share it. */
+export interface Deployment {
+  readonly id: string;
+  readonly databaseUrl: string;
+  readonly groupId: string;
+  readonly topics: {
+    readonly roleChanges: string;
+    readonly businessChanges: string;
+    readonly sessionUpdates: string;
+  };
+  readonly keysDir: string;
+  readonly signingKeysDir: string;
+  readonly recipientPublicJwk: string;
+  readonly recipientPrivateJwk: string;
+  readonly env: Record<string, string>;
+}
+
+/** A deployment of its own for a test file: database, topics, consumer group and keys. */
+export async function createDeployment(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<Deployment> {
+  const id = uniqueName(prefix).toLowerCase();
+  const keysDir = mkdtempSync(join(tmpdir(), `${id}-keys-`));
+  const signingKeysDir = join(keysDir, 'signing');
+  const recipient = await generateRecipientKeyPair(keysDir);
+  const topics = {
+    roleChanges: `${id}.role-changes`,
+    businessChanges: `${id}.business-changes`,
+    sessionUpdates: `${id}.session-updates`,
+  };
+  const databaseUrl = testDatabaseUrl(`iam_${id}`);
+  const groupId = `${id}.group`;
+  return {
+    id,
+    databaseUrl,
+    groupId,
+    topics,
+    keysDir,
+    signingKeysDir,
+    recipientPublicJwk: recipient.publicJwkPath,
+    recipientPrivateJwk: recipient.privateJwkPath,
+    env: {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_SIZE: '8',
+      KAFKA_BROKERS: testEnvironment.kafkaBrokers.join(','),
+      KAFKA_CLIENT_ID: id,
+      KAFKA_GROUP_ID: groupId,
+      KAFKA_TOPIC_ROLE_CHANGES: topics.roleChanges,
+      KAFKA_TOPIC_BUSINESS_CHANGES: topics.businessChanges,
+      KAFKA_TOPIC_SESSION_UPDATES: topics.sessionUpdates,
+      KAFKA_ENSURE_TOPICS: 'true',
+      KAFKA_TOPIC_PARTITIONS: '4',
+      TOKEN_ISSUER: `https://iam.test/${id}`,
+      SIGNING_KEYS_DIR: signingKeysDir,
+      SIGNING_KEYS_GENERATE: 'true',
+      SESSION_UPDATE_RECIPIENT_JWK: recipient.publicJwkPath,
+      ...env,
+    },
+  };
+}
+
+export async function destroyDeployment(deployment: Deployment): Promise<void> {
+  await dropDatabase(deployment.databaseUrl).catch(() => undefined);
+  rmSync(deployment.keysDir, { recursive: true, force: true });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** One running instance of the built service (dist/), started as its users start it. */
+export class ServiceInstance {
+  readonly logs: string[] = [];
+  private exitPromise: Promise<number | null>;
+
+  private constructor(
+    readonly deployment: Deployment,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    let buffer = '';
+    const collect = (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      this.logs.push(...lines.filter((line) => line.length > 0));
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exitPromise = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  }
+
+  static async start(
+    deployment: Deployment,
+    options: { env?: Record<string, string>; waitUntilReady?: boolean } = {},
+  ): Promise<ServiceInstance> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [SERVICE_MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const instance = new ServiceInstance(deployment, port, child);
+    if (options.waitUntilReady ?? true) await instance.waitUntilReady();
+    return instance;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async waitUntilReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) {
+        throw new Error(`the service exited during start-up:\n${this.logs.slice(-30).join('\n')}`);
+      }
+      try {
+        const response = await fetch(`${this.baseUrl}/health/ready`);
+        if (response.status === 200) return;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the service was not ready within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`);
+  }
+
+  fetch(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`${this.baseUrl}${path}`, init);
+  }
+
+  /** Sends a signal and waits for the process to exit; returns its exit code (null if killed). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 40_000): Promise<number | null> {
+    if (!this.running) return this.exitPromise;
+    this.child.kill(signal);
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+    const result = await Promise.race([this.exitPromise, timeout]);
+    if (result === 'timeout') {
+      this.child.kill('SIGKILL');
+      throw new Error(`the service did not exit within ${timeoutMs} ms after ${signal}`);
+    }
+    return result;
+  }
+
+  exited(): Promise<number | null> {
+    return this.exitPromise;
+  }
+}
+
+/** Runs the built operator CLI against a deployment; resolves with its exit code and output. */
+export function runCli(
+  deployment: Deployment,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...deployment.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
