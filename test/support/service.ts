@@ -117,13 +117,14 @@ export class ServiceInstance {
 
   static async start(
     deployment: Deployment,
-    options: { env?: Record<string, string>; waitUntilReady?: boolean } = {},
+    options: { env?: Record<string, string>; waitUntilReady?: boolean; discardLogs?: boolean } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
     const child = spawn(process.execPath, [SERVICE_MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.
+      stdio: ['ignore', options.discardLogs ? 'ignore' : 'pipe', options.discardLogs ? 'ignore' : 'pipe'],
     });
     const instance = new ServiceInstance(deployment, port, child);
     if (options.waitUntilReady ?? true) await instance.waitUntilReady();

@@ -11,4 +11,5 @@ export * from './kafka/kafka-client.factory';
 export * from './kafka/topic-plan';
 export * from './outbox/outbox-message';
 export * from './outbox/outbox-relay';
+export * from './outbox/outbox-signal';
 export * from './session-updates/session-update.encoder';

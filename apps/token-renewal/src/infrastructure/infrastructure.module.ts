@@ -2,11 +2,11 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown 
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import { systemClock } from '@iam/domain';
-import { ConsumerState, createKafka } from '@iam/messaging';
+import { ConsumerState, OutboxSignal, createKafka } from '@iam/messaging';
 import type { RootLogger } from '@iam/observability';
 import { PgSql, PrismaService, createPool } from '@iam/persistence';
 import { RandomIds } from '@iam/tokens';
-import { CLOCK, IDS, KAFKA, PG_POOL, ROOT_LOGGER, SQL } from './tokens';
+import { CLOCK, IDS, KAFKA, OUTBOX_SIGNAL, PG_POOL, ROOT_LOGGER, SQL } from './tokens';
 
 /** Closes Prisma and the pool after everything that uses them has stopped. */
 class DatabaseLifecycle implements OnApplicationShutdown {
@@ -24,7 +24,7 @@ class DatabaseLifecycle implements OnApplicationShutdown {
 /**
  * The process-wide resources every capability shares: the root logger, one pg
  * pool (under both Prisma and the raw hot-path SQL), the Kafka client, the
- * consumer's state, the clock and the id generator.
+ * consumer's state, the outbox wake-up signal, the clock and the id generator.
  */
 @Global()
 @Module({})
@@ -47,11 +47,12 @@ export class InfrastructureModule {
           useFactory: (config: AppConfig) => createKafka(config, rootLogger, ''),
         },
         { provide: CLOCK, useValue: systemClock },
+        { provide: OUTBOX_SIGNAL, useValue: new OutboxSignal() },
         { provide: IDS, useValue: new RandomIds() },
         ConsumerState,
         DatabaseLifecycle,
       ],
-      exports: [ROOT_LOGGER, PG_POOL, SQL, PrismaService, KAFKA, CLOCK, IDS, ConsumerState],
+      exports: [ROOT_LOGGER, PG_POOL, SQL, PrismaService, KAFKA, OUTBOX_SIGNAL, CLOCK, IDS, ConsumerState],
     };
   }
 }

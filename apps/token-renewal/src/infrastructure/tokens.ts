@@ -3,6 +3,7 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 export const PG_POOL = Symbol('PG_POOL');
 export const SQL = Symbol('SQL');
 export const KAFKA = Symbol('KAFKA');
+export const OUTBOX_SIGNAL = Symbol('OUTBOX_SIGNAL');
 export const CLOCK = Symbol('CLOCK');
 export const IDS = Symbol('IDS');
 export const TOKEN_SIGNER = Symbol('TOKEN_SIGNER');

@@ -7,9 +7,12 @@ import {
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
-import { OutboxRelay, ensureTopics, relayProgressTopic } from '@iam/messaging';
+import { OutboxRelay, ensureTopics, relayProgressTopic, type OutboxSignal } from '@iam/messaging';
 import { PgOutboxStore, PgRelayLeadership, type Sql } from '@iam/persistence';
-import { KAFKA, ROOT_LOGGER, SQL } from '../infrastructure/tokens';
+import { KAFKA, OUTBOX_SIGNAL, ROOT_LOGGER, SQL } from '../infrastructure/tokens';
+
+/** Rows written by other instances are picked up this often (this instance's own, at once). */
+const OTHER_INSTANCES_POLL_MS = 100;
 
 /** Runs the outbox relay for the life of the service (one instance of the deployment relays at a time). */
 @Injectable()
@@ -20,6 +23,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(SQL) sql: Sql,
+    @Inject(OUTBOX_SIGNAL) signal: OutboxSignal,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     const logger = rootLogger.child({ component: 'outbox-relay' });
@@ -27,12 +31,13 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
       kafka,
       new PgOutboxStore(sql),
       new PgRelayLeadership(config.database.url, logger),
+      signal,
       {
         transactionalId: `${config.kafka.groupId}.outbox-relay`,
         progressGroupId: `${config.kafka.groupId}.outbox-relay-progress`,
         progressTopic: relayProgressTopic(config),
         batchSize: config.outbox.batchSize,
-        idleWaitMs: 1_000,
+        idleWaitMs: OTHER_INSTANCES_POLL_MS,
         retryBackoffMs: { initial: 200, max: 10_000 },
       },
       logger,

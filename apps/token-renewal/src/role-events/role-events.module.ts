@@ -7,9 +7,11 @@ import {
   type SessionRepository,
   type SessionTokenIssuer,
 } from '@iam/domain';
+import type { OutboxSignal } from '@iam/messaging';
 import { PgAffectedSessionFinder, PgChangeStore, PgDeadLetterStore, type Sql } from '@iam/persistence';
 import {
   CLOCK,
+  OUTBOX_SIGNAL,
   ROLE_SNAPSHOT_LOADER,
   SESSION_REPOSITORY,
   SESSION_TOKEN_ISSUER,
@@ -23,7 +25,11 @@ import { DEAD_LETTER_STORE, InboundRecordProcessor } from './inbound-record.proc
   controllers: [ChangeEventsConsumer],
   providers: [
     InboundRecordProcessor,
-    { provide: DEAD_LETTER_STORE, inject: [SQL], useFactory: (sql: Sql) => new PgDeadLetterStore(sql) },
+    {
+      provide: DEAD_LETTER_STORE,
+      inject: [SQL, OUTBOX_SIGNAL],
+      useFactory: (sql: Sql, outbox: OutboxSignal) => new PgDeadLetterStore(sql, outbox),
+    },
     {
       provide: ApplyChangeUseCase,
       inject: [APP_CONFIG, SQL, SESSION_REPOSITORY, ROLE_SNAPSHOT_LOADER, SESSION_TOKEN_ISSUER, CLOCK],

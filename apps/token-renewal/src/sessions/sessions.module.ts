@@ -1,12 +1,13 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import { SessionTokenIssuer, type Clock, type IdGenerator, type TokenSigner } from '@iam/domain';
-import { SessionUpdateEncoder } from '@iam/messaging';
+import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
 import { PgRoleSnapshotLoader, PgSessionRepository, type Sql } from '@iam/persistence';
 import type { TokenSealer } from '@iam/tokens';
 import {
   CLOCK,
   IDS,
+  OUTBOX_SIGNAL,
   ROLE_SNAPSHOT_LOADER,
   SESSION_REPOSITORY,
   SESSION_TOKEN_ISSUER,
@@ -28,8 +29,9 @@ import {
     },
     {
       provide: SESSION_REPOSITORY,
-      inject: [SQL, SESSION_UPDATE_ENCODER],
-      useFactory: (sql: Sql, encoder: SessionUpdateEncoder) => new PgSessionRepository(sql, encoder),
+      inject: [SQL, SESSION_UPDATE_ENCODER, OUTBOX_SIGNAL],
+      useFactory: (sql: Sql, encoder: SessionUpdateEncoder, outbox: OutboxSignal) =>
+        new PgSessionRepository(sql, encoder, outbox),
     },
     { provide: ROLE_SNAPSHOT_LOADER, inject: [SQL], useFactory: (sql: Sql) => new PgRoleSnapshotLoader(sql) },
     {

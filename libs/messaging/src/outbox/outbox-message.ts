@@ -30,12 +30,10 @@ export interface OutboxStore {
   backlog(): Promise<number>;
 }
 
-/** Single-writer lease and wake-up signal for the relay. */
+/** Single-writer lease of the relay. */
 export interface RelayLeadership {
   /** Tries to become the one relay of the deployment; false when another instance holds it. */
   tryAcquire(): Promise<boolean>;
-  /** Resolves when new messages may be waiting, or after the timeout. */
-  waitForMessages(timeoutMs: number, abort: AbortSignal): Promise<void>;
   /** Whether the lease is still held (it is lost with the database connection). */
   readonly held: boolean;
   release(): Promise<void>;

@@ -1,6 +1,7 @@
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { OutboxBatch, OutboxStore, RelayLeadership } from './outbox-message';
+import type { OutboxSignal } from './outbox-signal';
 
 export interface OutboxRelayOptions {
   /** Shared by every instance of the deployment, so a new relay fences a stale one. */
@@ -10,6 +11,7 @@ export interface OutboxRelayOptions {
   /** Single-partition topic the progress offset is committed against. */
   readonly progressTopic: string;
   readonly batchSize: number;
+  /** How often an idle relay looks for messages other instances wrote (its own wake it at once). */
   readonly idleWaitMs: number;
   readonly retryBackoffMs: { readonly initial: number; readonly max: number };
 }
@@ -17,6 +19,9 @@ export interface OutboxRelayOptions {
 export interface RelayMetrics {
   onPublished?(count: number, messages: OutboxBatch['messages']): void;
 }
+
+/** How often an instance that is not the relay checks whether the lease became free. */
+const STANDBY_RETRY_MS = 2_000;
 
 const sleep = (ms: number, abort: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -46,6 +51,7 @@ export class OutboxRelay {
     private readonly kafka: Kafka,
     private readonly store: OutboxStore,
     private readonly leadership: RelayLeadership,
+    private readonly signal: OutboxSignal,
     private readonly options: OutboxRelayOptions,
     private readonly logger: Logger,
     private readonly metrics: RelayMetrics = {},
@@ -71,7 +77,7 @@ export class OutboxRelay {
     while (!this.stopping) {
       try {
         if (!(await this.leadership.tryAcquire())) {
-          await sleep(this.options.idleWaitMs * 5, this.abort.signal);
+          await sleep(STANDBY_RETRY_MS, this.abort.signal);
           continue;
         }
         await this.relayWhileLeader();
@@ -92,7 +98,7 @@ export class OutboxRelay {
     while (!this.stopping && this.leadership.held) {
       const batch = await this.store.claimNextBatch(this.options.batchSize);
       if (!batch) {
-        await this.leadership.waitForMessages(this.options.idleWaitMs, this.abort.signal);
+        await this.signal.wait(this.options.idleWaitMs, this.abort.signal);
         continue;
       }
       await this.publish(producer, batch);
@@ -169,6 +175,9 @@ export class OutboxRelay {
       transactionTimeout: 30_000,
       // Murmur2 on the key, as Java producers partition: a userId lands where any client expects it.
       createPartitioner: Partitioners.DefaultPartitioner,
+      // An idempotent producer retries without limit (kafkajs warns otherwise): a broker outage is
+      // waited out inside the send; a failure that does surface is recovered from (see recover()).
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await producer.connect();
     this.producer = producer;

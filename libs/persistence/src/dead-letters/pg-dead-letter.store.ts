@@ -1,4 +1,4 @@
-import type { DeadLetterStore, InboundRecord, OutboxMessage, Poison } from '@iam/messaging';
+import type { DeadLetterStore, InboundRecord, OutboxMessage, OutboxSignal, Poison } from '@iam/messaging';
 import type { Sql } from '../database/sql';
 import { encodeHeaders } from '../outbox/outbox-rows';
 
@@ -7,7 +7,10 @@ import { encodeHeaders } from '../outbox/outbox-rows';
  * re-delivery or a replay of the same offset does not dead-letter it twice.
  */
 export class PgDeadLetterStore implements DeadLetterStore {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly outbox?: OutboxSignal,
+  ) {}
 
   async deadLetter(record: InboundRecord, poison: Poison, message: OutboxMessage): Promise<boolean> {
     const rows = await this.sql.query(
@@ -33,6 +36,7 @@ export class PgDeadLetterStore implements DeadLetterStore {
         JSON.stringify(encodeHeaders(message.headers)),
       ],
     );
+    if (rows.length > 0) this.outbox?.notify();
     return rows.length > 0;
   }
 }

@@ -4,17 +4,15 @@ import type { RelayLeadership } from '@iam/messaging';
 
 /** Advisory lock key of the outbox relay (an arbitrary constant, stable across versions). */
 const RELAY_LOCK = 5_318_008_001;
-const CHANNEL = 'outbox';
 
 /**
- * The relay's lease: a session-level advisory lock on a dedicated connection,
- * which also LISTENs for the outbox trigger's NOTIFY. Losing the connection
- * loses the lease, and PostgreSQL releases the lock for the next instance.
+ * The relay's lease: a session-level advisory lock on a dedicated connection.
+ * Losing the connection loses the lease, and PostgreSQL releases the lock for
+ * the next instance.
  */
 export class PgRelayLeadership implements RelayLeadership {
   private client: Client | undefined;
   private leader = false;
-  private wake: (() => void) | undefined;
 
   constructor(
     private readonly url: string,
@@ -32,24 +30,8 @@ export class PgRelayLeadership implements RelayLeadership {
       RELAY_LOCK,
     ]);
     this.leader = result.rows[0]?.acquired === true;
-    if (this.leader) {
-      await client.query(`LISTEN ${CHANNEL}`);
-      this.logger.info('outbox relay lease acquired');
-    }
+    if (this.leader) this.logger.info('outbox relay lease acquired');
     return this.leader;
-  }
-
-  waitForMessages(timeoutMs: number, abort: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.wake = done;
-      abort.addEventListener('abort', done, { once: true });
-    });
   }
 
   async release(): Promise<void> {
@@ -62,12 +44,10 @@ export class PgRelayLeadership implements RelayLeadership {
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const client = new Client({ connectionString: this.url, application_name: 'iam-outbox-relay' });
-    client.on('notification', () => this.wake?.());
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'outbox relay lost its database connection; lease released');
       this.leader = false;
       this.client = undefined;
-      this.wake?.();
       client.end().catch(() => undefined);
     });
     await client.connect();

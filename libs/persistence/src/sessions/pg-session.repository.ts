@@ -1,5 +1,5 @@
 import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } from '@iam/domain';
-import type { OutboxMessage, SessionUpdateEncoder } from '@iam/messaging';
+import type { OutboxMessage, OutboxSignal, SessionUpdateEncoder } from '@iam/messaging';
 import type { Sql } from '../database/sql';
 import { encodeHeaders } from '../outbox/outbox-rows';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
@@ -10,6 +10,8 @@ export class PgSessionRepository implements SessionRepository {
   constructor(
     private readonly sql: Sql,
     private readonly encoder: SessionUpdateEncoder,
+    /** Told when messages were committed to the outbox, so this process's relay sends them at once. */
+    private readonly outbox?: OutboxSignal,
   ) {}
 
   async findById(sessionId: string): Promise<Session | null> {
@@ -77,6 +79,7 @@ export class PgSessionRepository implements SessionRepository {
       JSON.stringify(input),
     ]);
     const written = new Set(rows.map((row) => row.id));
+    if (written.size > 0) this.outbox?.notify();
     return new Set(writes.map((write) => write.session.id).filter((id) => !written.has(id)));
   }
 
@@ -103,6 +106,7 @@ export class PgSessionRepository implements SessionRepository {
       message.value,
       JSON.stringify(encodeHeaders(message.headers)),
     ]);
+    if (rows.length === 1) this.outbox?.notify();
     return rows.length === 1;
   }
 }

@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** Peak and current resident memory of a process, from /proc (Linux). */
+export function memoryOf(pid: number): { peakRssMb: number; rssMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+export const coreCount = (): number => cpus().length;
