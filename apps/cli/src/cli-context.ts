@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import pino from 'pino';
 import type { Pool } from 'pg';
 import { loadConfig, type AppConfig } from '@iam/config';
 import { createKafka } from '@iam/messaging';
@@ -14,7 +15,12 @@ export class CliContext {
   private cachedPool: Pool | undefined;
   private cachedPrisma: PrismaService | undefined;
   private cachedKafka: Kafka | undefined;
-  readonly logger: RootLogger = createRootLogger(process.env.LOG_LEVEL ?? 'warn', 'iam-cli');
+  // Logs go to stderr: stdout carries the command's output, for people and scripts.
+  readonly logger: RootLogger = createRootLogger(
+    process.env.LOG_LEVEL ?? 'warn',
+    'iam-cli',
+    pino.destination(2),
+  );
 
   get config(): AppConfig {
     this.cachedConfig ??= loadConfig();

@@ -3,8 +3,11 @@ import { ConfigError } from '@iam/config';
 import { CliContext, print } from './cli-context';
 import { ExitCode, UsageError, type Command } from './command';
 import { clientCreate, clientList } from './commands/client.commands';
+import { dlqList, dlqRedrive } from './commands/dlq.commands';
 import { keysList, keysRotate } from './commands/keys.commands';
+import { replay } from './commands/replay.command';
 import { initLocalRecipient } from './commands/session-updates.commands';
+import { sessionsList, sessionsRevoke } from './commands/sessions.commands';
 import { topicsEnsure } from './commands/topics.commands';
 
 const COMMANDS: readonly Command[] = [
@@ -12,6 +15,11 @@ const COMMANDS: readonly Command[] = [
   clientList,
   keysList,
   keysRotate,
+  replay,
+  dlqList,
+  dlqRedrive,
+  sessionsList,
+  sessionsRevoke,
   topicsEnsure,
   initLocalRecipient,
 ];

@@ -7,8 +7,8 @@ import { HealthModule } from './health/health.module';
 import { AuthMeExceptionFilter } from './http/authme-exception.filter';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { KeysModule } from './keys/keys.module';
-import { FatalErrors } from './lifecycle/fatal-errors';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { RenewalModule } from './renewal/renewal.module';
 import { RoleEventsModule } from './role-events/role-events.module';
@@ -34,11 +34,10 @@ export class AppModule {
         RoleEventsModule,
         OutboxModule,
         HealthModule,
+        MetricsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AuthMeExceptionFilter }],
       exports: [],
     };
   }
 }
-
-export { FatalErrors };

@@ -13,3 +13,4 @@ export * from './outbox/outbox-message';
 export * from './outbox/outbox-relay';
 export * from './outbox/outbox-signal';
 export * from './session-updates/session-update.encoder';
+export * from './replay/topic-range.reader';

@@ -1,3 +1,4 @@
 export * from './logging/redaction';
 export * from './logging/root-logger';
 export * from './logging/logging.module';
+export * from './metrics/service-metrics';

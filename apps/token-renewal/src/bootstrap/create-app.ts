@@ -4,8 +4,9 @@ import { Partitioners } from 'kafkajs';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@iam/config';
 import { ConsumerState, InputTopicsKafkaServer, inputTopics, kafkaClientConfig } from '@iam/messaging';
-import type { RootLogger } from '@iam/observability';
+import { ServiceMetrics, type RootLogger } from '@iam/observability';
 import { AppModule } from '../app.module';
+import { recordHttpMetrics } from '../metrics/http-metrics';
 import { buildOpenApiDocument, serveOpenApiDocument } from '../openapi/openapi';
 import { echoRequestIds, fastifyOptions, registerBodyParsers } from './fastify-options';
 
@@ -22,6 +23,7 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
   app.useLogger(app.get(Logger));
   registerBodyParsers(app.getHttpAdapter().getInstance());
   echoRequestIds(app.getHttpAdapter().getInstance());
+  recordHttpMetrics(app.getHttpAdapter().getInstance(), app.get(ServiceMetrics));
   serveOpenApiDocument(app, buildOpenApiDocument(app));
 
   app.connectMicroservice(

@@ -2,6 +2,7 @@ import { Controller, Headers, HttpCode, HttpStatus, Inject, Post, Res } from '@n
 import { ApiBasicAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ClientLoginUseCase, ErrorCode, unauthenticated } from '@iam/domain';
+import { ServiceMetrics } from '@iam/observability';
 import { noStore } from '../http/no-store';
 import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
 
@@ -22,7 +23,10 @@ export function basicCredentials(authorization: string | undefined): { clientId:
 @ApiTags('Client Identities')
 @Controller('security/iam/v1/client-identities')
 export class ClientLoginController {
-  constructor(@Inject(ClientLoginUseCase) private readonly login: ClientLoginUseCase) {}
+  constructor(
+    @Inject(ClientLoginUseCase) private readonly login: ClientLoginUseCase,
+    @Inject(ServiceMetrics) private readonly metrics: ServiceMetrics,
+  ) {}
 
   @Post('login')
   @HttpCode(HttpStatus.OK)
@@ -44,6 +48,7 @@ export class ClientLoginController {
   ): Promise<TokenResponseDto> {
     const { clientId, secret } = basicCredentials(authorization);
     const result = await this.login.execute(clientId, secret);
+    this.metrics.tokensIssued.inc({ cause: 'client_login' });
     noStore(reply);
     return TokenResponseDto.of(result);
   }

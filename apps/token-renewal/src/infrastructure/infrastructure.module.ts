@@ -3,8 +3,8 @@ import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import { systemClock } from '@iam/domain';
 import { ConsumerState, OutboxSignal, createKafka } from '@iam/messaging';
-import type { RootLogger } from '@iam/observability';
-import { PgSql, PrismaService, createPool } from '@iam/persistence';
+import { ServiceMetrics, type RootLogger } from '@iam/observability';
+import { PgSql, PrismaService, createPool, type Sql } from '@iam/persistence';
 import { RandomIds } from '@iam/tokens';
 import { CLOCK, IDS, KAFKA, OUTBOX_SIGNAL, PG_POOL, ROOT_LOGGER, SQL } from './tokens';
 
@@ -29,7 +29,11 @@ class DatabaseLifecycle implements OnApplicationShutdown {
 @Global()
 @Module({})
 export class InfrastructureModule {
-  static forRoot(rootLogger: RootLogger): DynamicModule {
+  /** `sql` replaces the pool-backed SQL (the CLI's dry run puts everything in one rolled-back transaction). */
+  static forRoot(
+    rootLogger: RootLogger,
+    options: { sql?: (pool: Pool) => Promise<Sql> } = {},
+  ): DynamicModule {
     return {
       module: InfrastructureModule,
       providers: [
@@ -39,7 +43,11 @@ export class InfrastructureModule {
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => createPool(config.database, rootLogger, 'iam-token-renewal'),
         },
-        { provide: SQL, inject: [PG_POOL], useFactory: (pool: Pool) => new PgSql(pool) },
+        {
+          provide: SQL,
+          inject: [PG_POOL],
+          useFactory: (pool: Pool) => (options.sql ? options.sql(pool) : new PgSql(pool)),
+        },
         { provide: PrismaService, inject: [PG_POOL], useFactory: (pool: Pool) => new PrismaService(pool) },
         {
           provide: KAFKA,
@@ -49,10 +57,22 @@ export class InfrastructureModule {
         { provide: CLOCK, useValue: systemClock },
         { provide: OUTBOX_SIGNAL, useValue: new OutboxSignal() },
         { provide: IDS, useValue: new RandomIds() },
+        { provide: ServiceMetrics, useValue: new ServiceMetrics() },
         ConsumerState,
         DatabaseLifecycle,
       ],
-      exports: [ROOT_LOGGER, PG_POOL, SQL, PrismaService, KAFKA, OUTBOX_SIGNAL, CLOCK, IDS, ConsumerState],
+      exports: [
+        ROOT_LOGGER,
+        PG_POOL,
+        SQL,
+        PrismaService,
+        KAFKA,
+        OUTBOX_SIGNAL,
+        CLOCK,
+        IDS,
+        ConsumerState,
+        ServiceMetrics,
+      ],
     };
   }
 }

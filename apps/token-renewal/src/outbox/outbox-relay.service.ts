@@ -9,7 +9,9 @@ import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import { OutboxRelay, ensureTopics, relayProgressTopic, type OutboxSignal } from '@iam/messaging';
 import { PgOutboxStore, PgRelayLeadership, type Sql } from '@iam/persistence';
+import { ServiceMetrics } from '@iam/observability';
 import { KAFKA, OUTBOX_SIGNAL, ROOT_LOGGER, SQL } from '../infrastructure/tokens';
+import { publishedMessageMetrics } from '../metrics/published-message.metrics';
 
 /** Rows written by other instances are picked up this often (this instance's own, at once). */
 const OTHER_INSTANCES_POLL_MS = 100;
@@ -24,6 +26,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(SQL) sql: Sql,
     @Inject(OUTBOX_SIGNAL) signal: OutboxSignal,
+    @Inject(ServiceMetrics) metrics: ServiceMetrics,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     const logger = rootLogger.child({ component: 'outbox-relay' });
@@ -41,6 +44,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
         retryBackoffMs: { initial: 200, max: 10_000 },
       },
       logger,
+      publishedMessageMetrics(config, metrics),
     );
   }
 

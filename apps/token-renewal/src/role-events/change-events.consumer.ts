@@ -18,8 +18,8 @@ export class ChangeEventsConsumer {
     return this.consume(InputChannel.BusinessChanges, context);
   }
 
-  private consume(channel: InputChannelName, context: KafkaContext): Promise<void> {
-    return this.processor.process(channel, inboundRecord(context), context.getHeartbeat());
+  private async consume(channel: InputChannelName, context: KafkaContext): Promise<void> {
+    await this.processor.process(channel, inboundRecord(context), context.getHeartbeat());
   }
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, deadLetterTopic, type AppConfig } from '@iam/config';
-import { ApplyChangeUseCase, type Clock } from '@iam/domain';
+import { ApplyChangeUseCase, type ApplyChangeOutcome, type Clock } from '@iam/domain';
 import {
   CHANNEL_EVENT_TYPES,
   decodeChangeEvent,
@@ -10,6 +10,7 @@ import {
   type InboundRecord,
   type InputChannelName,
 } from '@iam/messaging';
+import { ServiceMetrics } from '@iam/observability';
 import { CLOCK, ROOT_LOGGER } from '../infrastructure/tokens';
 import { FatalErrors } from '../lifecycle/fatal-errors';
 import { ShutdownSignal } from '../lifecycle/shutdown-signal';
@@ -17,7 +18,18 @@ import { ProcessingInterruptedError, retryTransient, type RetryPolicy } from './
 
 export const DEAD_LETTER_STORE = Symbol('DEAD_LETTER_STORE');
 
+/** What became of one record (the operator CLI's replay reports these). */
+export type RecordOutcome =
+  | { readonly kind: 'dead-lettered'; readonly reason: string; readonly repeated: boolean }
+  | ({ readonly kind: 'event'; readonly eventType: string } & ApplyChangeOutcome);
+
 const RETRY_POLICY: RetryPolicy = { initialDelayMs: 200, maxDelayMs: 10_000 };
+
+const OUTCOME_LABELS: Record<ApplyChangeOutcome['applied'], string> = {
+  'fan-out': 'applied',
+  duplicate: 'duplicate',
+  'no-effect': 'no_effect',
+};
 
 /**
  * What happens to every record of an input topic: validated; poison goes to the
@@ -36,6 +48,7 @@ export class InboundRecordProcessor {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ShutdownSignal) private readonly shutdown: ShutdownSignal,
     @Inject(FatalErrors) private readonly fatal: FatalErrors,
+    @Inject(ServiceMetrics) private readonly metrics: ServiceMetrics,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ component: 'consumer' });
@@ -45,7 +58,7 @@ export class InboundRecordProcessor {
     channel: InputChannelName,
     record: InboundRecord,
     heartbeat: () => Promise<void>,
-  ): Promise<void> {
+  ): Promise<RecordOutcome> {
     const { topic, partition, offset } = record.origin;
     let logger = this.logger.child({ topic, partition, offset });
     const retry = { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
@@ -67,7 +80,10 @@ export class InboundRecordProcessor {
           { reason: decoded.reason, detail: decoded.detail, eventId: decoded.eventId, repeated: !first },
           'record dead-lettered',
         );
-        return;
+        // A poison record's type is not a label: it is whatever the sender wrote.
+        this.metrics.eventsConsumed.inc({ type: 'invalid', outcome: 'dead_lettered' });
+        if (first) this.metrics.deadLetters.inc({ topic, reason: decoded.reason });
+        return { kind: 'dead-lettered', reason: decoded.reason, repeated: !first };
       }
       logger = logger.child({ eventId: decoded.event.id, eventType: decoded.event.change.type });
       const outcome = await retryTransient(
@@ -75,6 +91,11 @@ export class InboundRecordProcessor {
         { ...retry, logger },
       );
       logger.debug(outcome, 'event applied');
+      this.metrics.eventsConsumed.inc({
+        type: decoded.event.change.type,
+        outcome: OUTCOME_LABELS[outcome.applied],
+      });
+      return { kind: 'event', eventType: decoded.event.change.type, ...outcome };
     } catch (error) {
       if (!(error instanceof ProcessingInterruptedError))
         this.fatal.report(error, { topic, partition, offset });

@@ -211,7 +211,7 @@ describe('ApplyChangeUseCase: fan-out', () => {
       clientId: 'c1',
       reason: 'user-locked',
       claimsVersion: 3,
-      cause: { kind: 'event', eventId: 'evt-1', eventType: 'iam.user.locked' },
+      cause: { kind: 'event', eventId: 'evt-1', eventType: 'iam.user.locked', occurredAt: event.time },
     });
     expect(sessions.committed[0]!.refreshToken).toBeNull();
   });

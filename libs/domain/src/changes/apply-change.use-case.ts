@@ -60,7 +60,12 @@ export class ApplyChangeUseCase {
     const applied = await this.deps.changes.apply(event);
     if (applied.kind !== 'fan-out') return { applied: applied.kind, reissued: 0, revoked: 0 };
 
-    const cause: UpdateCause = { kind: 'event', eventId: event.id, eventType: event.change.type };
+    const cause: UpdateCause = {
+      kind: 'event',
+      eventId: event.id,
+      eventType: event.change.type,
+      occurredAt: event.time,
+    };
     let reissued = 0;
     let revoked = 0;
     let afterSessionId: string | null = null;

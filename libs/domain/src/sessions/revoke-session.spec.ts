@@ -12,6 +12,7 @@ describe('revocation', () => {
     kind: 'event',
     eventId: 'e1',
     eventType: EventType.UserLocked,
+    occurredAt: new Date('2026-01-01T00:00:00Z'),
   });
 
   it('ends the session with its reason and instant, one claims version later', () => {
@@ -41,7 +42,12 @@ describe('revocation', () => {
       clientId: 'c1',
       reason: 'user-locked',
       claimsVersion: 8,
-      cause: { kind: 'event', eventId: 'e1', eventType: 'iam.user.locked' },
+      cause: {
+        kind: 'event',
+        eventId: 'e1',
+        eventType: 'iam.user.locked',
+        occurredAt: new Date('2026-01-01T00:00:00Z'),
+      },
     });
   });
 

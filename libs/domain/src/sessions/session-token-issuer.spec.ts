@@ -40,7 +40,12 @@ const next: SessionClaims = {
   expiresAt: at(7 * HOUR),
 };
 
-const eventCause: UpdateCause = { kind: 'event', eventId: 'evt-1', eventType: EventType.UserRoleGranted };
+const eventCause: UpdateCause = {
+  kind: 'event',
+  eventId: 'evt-1',
+  eventType: EventType.UserRoleGranted,
+  occurredAt: new Date('2026-01-01T00:00:00Z'),
+};
 
 describe('SessionTokenIssuer', () => {
   it('grows the claims version by one and gives the session a new token id', async () => {

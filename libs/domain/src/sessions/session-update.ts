@@ -3,7 +3,13 @@ import { type EventType } from '../events/event-types';
 /** What caused a token or a revocation: an HTTP call, an inbound event, or an operator. */
 export type UpdateCause =
   | { readonly kind: 'http' }
-  | { readonly kind: 'event'; readonly eventId: string; readonly eventType: string }
+  | {
+      readonly kind: 'event';
+      readonly eventId: string;
+      readonly eventType: string;
+      /** The change's `time` at its source: how stale the published token is, measured from here. */
+      readonly occurredAt: Date;
+    }
   | { readonly kind: 'operator' };
 
 export const HTTP_CAUSE: UpdateCause = { kind: 'http' };

@@ -1,10 +1,20 @@
 /**
- * What the input consumer is doing, for readiness: ready means it has joined
- * its group (so partitions are assigned and records flow).
+ * What the input consumer is doing, for readiness (ready means it has joined
+ * its group, so partitions are assigned and records flow) and for metrics.
  */
 export class ConsumerState {
   private joined = false;
   private crashed: Error | undefined;
+  private readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
+
+  /** Records behind the partition's end, as of the last batch fetched from it. */
+  recordLag(topic: string, partition: number, lag: number): void {
+    this.lag.set(`${topic}\u0000${partition}`, { topic, partition, lag });
+  }
+
+  lags(): Array<{ topic: string; partition: number; lag: number }> {
+    return [...this.lag.values()];
+  }
 
   markJoined(): void {
     this.joined = true;
@@ -12,6 +22,7 @@ export class ConsumerState {
 
   markLeft(): void {
     this.joined = false;
+    this.lag.clear();
   }
 
   markCrashed(error: Error): void {

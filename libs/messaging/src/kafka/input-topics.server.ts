@@ -20,7 +20,8 @@ export type KafkaServerOptions = Required<KafkaOptions>['options'];
 /**
  * Nest's Kafka transport, with two adjustments: handlers subscribe to logical
  * channels (`@EventPattern(InputChannel.RoleChanges)`) mapped to the configured
- * topic names, and the consumer's group membership is reported for readiness.
+ * topic names, and the consumer's group membership and lag are reported for
+ * readiness and metrics.
  */
 export class InputTopicsKafkaServer extends ServerKafka {
   private readonly channelByTopic: ReadonlyMap<string, string>;
@@ -56,6 +57,9 @@ export class InputTopicsKafkaServer extends ServerKafka {
     if (!consumer) return;
     consumer.on(consumer.events.GROUP_JOIN, () => this.state.markJoined());
     consumer.on(consumer.events.STOP, () => this.state.markLeft());
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+      this.state.recordLag(payload.topic, payload.partition, Number(payload.offsetLag)),
+    );
     consumer.on(consumer.events.CRASH, (event) => {
       // kafkajs restarts the consumer after retriable failures; anything else is fatal.
       if (!event.payload.restart) this.state.markCrashed(event.payload.error);

@@ -1,4 +1,11 @@
-import { EventType, epochSeconds, type Clock, type IdGenerator, type SessionUpdate } from '@iam/domain';
+import {
+  EventType,
+  epochSeconds,
+  type Clock,
+  type IdGenerator,
+  type SessionUpdate,
+  type UpdateCause,
+} from '@iam/domain';
 import type { TokenSealer } from '@iam/tokens';
 import { CLOUDEVENTS_CONTENT_TYPE, cloudEvent } from '../cloudevents/cloud-event';
 import type { OutboxMessage } from '../outbox/outbox-message';
@@ -7,6 +14,16 @@ const CONTENT_TYPE_HEADER: readonly [string, Buffer] = [
   'content-type',
   Buffer.from(CLOUDEVENTS_CONTENT_TYPE),
 ];
+
+/** Header carrying the source time of the role change behind an update (for staleness metrics). */
+export const EVENT_TIME_HEADER = 'iam-event-time';
+
+/** The `cause` of the contract: what triggered the update, without the source time (a header). */
+function publishedCause(cause: UpdateCause) {
+  return cause.kind === 'event'
+    ? { kind: cause.kind, eventId: cause.eventId, eventType: cause.eventType }
+    : cause;
+}
 
 /**
  * Turns a session update into the record downstream services read from the
@@ -39,7 +56,7 @@ export class SessionUpdateEncoder {
             added: update.added,
             removed: update.removed,
             claimsVersion: update.claimsVersion,
-            cause: update.cause,
+            cause: publishedCause(update.cause),
           }
         : {
             sessionId: update.sessionId,
@@ -47,7 +64,7 @@ export class SessionUpdateEncoder {
             clientId: update.clientId,
             reason: update.reason,
             claimsVersion: update.claimsVersion,
-            cause: update.cause,
+            cause: publishedCause(update.cause),
           };
     const event = cloudEvent({
       id: this.ids.uuid(),
@@ -60,7 +77,10 @@ export class SessionUpdateEncoder {
       topic: this.topic,
       key: Buffer.from(update.userId),
       value: Buffer.from(JSON.stringify(event)),
-      headers: [CONTENT_TYPE_HEADER],
+      headers:
+        update.cause.kind === 'event'
+          ? [CONTENT_TYPE_HEADER, [EVENT_TIME_HEADER, Buffer.from(update.cause.occurredAt.toISOString())]]
+          : [CONTENT_TYPE_HEADER],
       sessionId: update.sessionId,
       claimsVersion: update.claimsVersion,
     };

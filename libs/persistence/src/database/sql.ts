@@ -13,7 +13,8 @@ export interface Sql {
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
 }
 
-class ClientSql implements Sql {
+/** SQL on one connection, inside a transaction its owner controls (nested transactions join it). */
+export class ClientSql implements Sql {
   constructor(private readonly client: PoolClient) {}
 
   async query<T extends QueryResultRow>(
@@ -55,6 +56,30 @@ export class PgSql implements Sql {
     } finally {
       // A connection that failed mid-transaction may be broken: let the pool replace it.
       client.release(failed ? true : undefined);
+    }
+  }
+}
+
+/**
+ * One connection inside a transaction that is always rolled back: whatever runs
+ * on it sees its own writes, and none of them survive (the operator's dry runs).
+ */
+export class RolledBackSql extends ClientSql {
+  private constructor(private readonly connection: PoolClient) {
+    super(connection);
+  }
+
+  static async begin(pool: Pool): Promise<RolledBackSql> {
+    const connection = await pool.connect();
+    await connection.query('BEGIN');
+    return new RolledBackSql(connection);
+  }
+
+  async rollback(): Promise<void> {
+    try {
+      await this.connection.query('ROLLBACK');
+    } finally {
+      this.connection.release();
     }
   }
 }
