@@ -32,6 +32,7 @@ const APP_C1 = 'caller-app-c1';
 const APP_C2 = 'caller-app-c2';
 const USER_CALLER_C1 = 'caller-user-c1';
 const OTHER_USER_CALLER_C1 = 'caller-other-user-c1';
+const ENDED_SESSION_CALLER_C1 = 'caller-ended-session-c1';
 const WEAK_CALLER = 'caller-weak';
 
 // User tokens (JWT-shaped).
@@ -122,7 +123,16 @@ function setup(
     .accept(
       USER_CALLER_C1,
       userToken({
-        sessionId: 'other',
+        sessionId: 's1',
+        userId: 'u1',
+        clientId: 'c1',
+        roles: [...CLIENT_ROLES, 'AUTH-BASIC', 'USER'],
+      }),
+    )
+    .accept(
+      ENDED_SESSION_CALLER_C1,
+      userToken({
+        sessionId: 'ended',
         userId: 'u1',
         clientId: 'c1',
         roles: [...CLIENT_ROLES, 'AUTH-BASIC', 'USER'],
@@ -273,6 +283,14 @@ describe('RenewTokenUseCase: with the user access token', () => {
     const { useCase } = setup();
     const result = await useCase.execute(command({ callerToken: USER_CALLER_C1 }));
     expect(decodeFakeToken(result.accessToken).sid).toBe('s1');
+  });
+
+  it("refuses a user's token as the caller once its own session has ended", async () => {
+    const { useCase } = setup();
+    await expect(useCase.execute(command({ callerToken: ENDED_SESSION_CALLER_C1 }))).rejects.toMatchObject({
+      kind: 'unauthenticated',
+      code: 'INVALID_CALLER_TOKEN',
+    });
   });
 
   it("refuses a user's token as the caller for another user's token", async () => {

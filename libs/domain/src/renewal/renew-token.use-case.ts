@@ -76,6 +76,7 @@ export class RenewTokenUseCase {
     if (target === undefined) return undefined;
     const { session, userId, clientId, businessId } = target;
     if (session) assertLive(session, now);
+    await this.assertCallerSessionLive(caller, session, now);
 
     const snapshot = await this.deps.roles.load([{ userId, clientId, businessId }]);
     if (snapshot.user(userId)?.locked) throw preconditionFailed(ErrorCode.UserLocked, 'the user is locked');
@@ -194,6 +195,19 @@ export class RenewTokenUseCase {
       clientId: session.clientId,
       businessId: command.businessId ?? session.businessId,
     };
+  }
+
+  /** A user's token as the caller stops working when its own session ends (revoked or expired). */
+  private async assertCallerSessionLive(
+    caller: VerifiedToken,
+    target: Session | null,
+    now: Date,
+  ): Promise<void> {
+    if (caller.sessionId === undefined || caller.sessionId === target?.id) return;
+    const callerSession = await this.deps.sessions.findById(caller.sessionId);
+    if (!callerSession || !isLive(callerSession, now)) {
+      throw unauthenticated(ErrorCode.InvalidCallerToken, "the caller token's session has ended");
+    }
   }
 
   /** A rotated refresh token presented again: someone else may hold the family. End the session. */

@@ -23,14 +23,18 @@ export interface RelayMetrics {
 /** How often an instance that is not the relay checks whether the lease became free. */
 const STANDBY_RETRY_MS = 2_000;
 
-const sleep = (ms: number, abort: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    abort.addEventListener('abort', () => {
+function sleep(ms: number, abort: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (abort.aborted) return resolve();
+    const done = () => {
       clearTimeout(timer);
+      abort.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    abort.addEventListener('abort', done, { once: true });
   });
+}
 
 /**
  * Publishes the outbox to Kafka exactly once.
@@ -94,37 +98,46 @@ export class OutboxRelay {
 
   private async relayWhileLeader(): Promise<void> {
     const producer = await this.connect();
-    await this.recover(producer);
+    const fencedAt = await this.fence(producer);
+    await this.settlePending(producer, fencedAt);
     while (!this.stopping && this.leadership.held) {
       const batch = await this.store.claimNextBatch(this.options.batchSize);
       if (!batch) {
+        // Idle: settle any batch a fenced relay assigned after we took over, then wait.
+        await this.settlePending(producer, fencedAt);
         await this.signal.wait(this.options.idleWaitMs, this.abort.signal);
         continue;
       }
+      // A fenced relay may have numbered a batch just before ours: send it first, so that the
+      // progress committed with ours covers only batches that really reached Kafka.
+      await this.settlePending(producer, fencedAt, batch.batchId);
       await this.publish(producer, batch);
     }
   }
 
-  /** Settles batches a previous relay (or this one, before a failure) left assigned. */
-  private async recover(producer: Producer): Promise<void> {
-    // Initialising the transactional producer fences any older relay and waits
-    // for its open transaction to finish, so the progress read below is final.
-    const fence = await producer.transaction();
-    await fence.abort();
-    const pending = await this.store.pendingBatches();
-    if (pending.length === 0) return;
-    const committed = await this.lastCommittedBatch();
-    for (const batch of pending) {
-      if (batch.batchId <= committed) {
-        await this.store.completeBatch(batch.batchId);
-      } else {
-        await this.publish(producer, batch);
-      }
-    }
-    this.logger.info(
-      { batches: pending.length, lastCommittedBatch: committed.toString() },
-      'outbox recovered',
+  /**
+   * Initialises the transactional producer, which fences every older relay and
+   * waits for its open transaction to end, then reads the last batch committed
+   * to Kafka. From here on no other relay can commit: a batch still assigned
+   * with a number up to this one was committed; any other was not.
+   */
+  private async fence(producer: Producer): Promise<bigint> {
+    const transaction = await producer.transaction();
+    await transaction.abort();
+    return this.lastCommittedBatch();
+  }
+
+  /** Deletes the assigned batches (numbered below `below`) that reached Kafka, and publishes the others. */
+  private async settlePending(producer: Producer, fencedAt: bigint, below?: bigint): Promise<void> {
+    const pending = (await this.store.pendingBatches()).filter(
+      (batch) => below === undefined || batch.batchId < below,
     );
+    if (pending.length === 0) return;
+    for (const batch of pending) {
+      if (batch.batchId <= fencedAt) await this.store.completeBatch(batch.batchId);
+      else await this.publish(producer, batch);
+    }
+    this.logger.info({ batches: pending.length, fencedAt: fencedAt.toString() }, 'outbox batches recovered');
   }
 
   private async publish(producer: Producer, batch: OutboxBatch): Promise<void> {

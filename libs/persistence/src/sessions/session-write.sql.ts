@@ -4,14 +4,17 @@
  * outbox message, in one statement — one round trip, atomic without BEGIN.
  */
 export const INSERT_SESSION = `
-WITH new_user AS (
-  INSERT INTO users (id) VALUES ($2) ON CONFLICT DO NOTHING
+WITH fresh AS (
+  SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE id = $1::uuid) AS ok
+), new_user AS (
+  INSERT INTO users (id) SELECT $2 FROM fresh WHERE ok ON CONFLICT DO NOTHING
 ), new_client AS (
-  INSERT INTO clients (id) VALUES ($3) ON CONFLICT DO NOTHING
+  INSERT INTO clients (id) SELECT $3 FROM fresh WHERE ok ON CONFLICT DO NOTHING
 ), session AS (
   INSERT INTO sessions (id, user_id, client_id, business_id, auth_level, remember_me, status, created_at,
                         expires_at, updated_at, claims_version, authorities, scope, token_id, token_expires_at)
   VALUES ($1::uuid, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $7, $9, $10::text[], $11::text[], $12, $13)
+  ON CONFLICT (id) DO NOTHING
   RETURNING id
 ), refresh AS (
   INSERT INTO refresh_tokens (token_hash, session_id, issued_at)
@@ -25,8 +28,9 @@ SELECT id::text FROM session`;
 /**
  * Writes the next state of many sessions, each only if its claims version is
  * still the one the writer read (optimistic locking), together with their
- * refresh-token rotation and outbox messages. Returns the sessions written;
- * the others lost to a concurrent writer.
+ * refresh-token rotation and outbox messages. Side effects follow the input row
+ * that matched (by `ord`), so of two writes to one session only the current one
+ * counts. Returns the sessions written; the others lost to a concurrent writer.
  */
 export const UPDATE_SESSIONS = `
 WITH input AS (
@@ -44,20 +48,20 @@ WITH input AS (
     token_expires_at = i.token_expires_at, updated_at = now()
   FROM input i
   WHERE s.id = i.id AND s.claims_version = i.expected
-  RETURNING s.id
+  RETURNING s.id, i.ord
 ), rotated AS (
   UPDATE refresh_tokens r SET rotated_at = i.refresh_at
-  FROM input i JOIN updated u ON u.id = i.id
+  FROM input i JOIN updated u ON u.ord = i.ord
   WHERE i.refresh_change AND r.session_id = i.id AND r.rotated_at IS NULL
 ), issued AS (
   INSERT INTO refresh_tokens (token_hash, session_id, issued_at)
   SELECT i.refresh_issue_hash, i.id, i.refresh_at
-  FROM input i JOIN updated u ON u.id = i.id
+  FROM input i JOIN updated u ON u.ord = i.ord
   WHERE i.refresh_issue_hash IS NOT NULL
 ), published AS (
   INSERT INTO outbox (topic, message_key, value, headers, session_id, claims_version)
   SELECT i.topic, decode(i.message_key, 'base64'), decode(i.value, 'base64'), i.headers, i.id, i.claims_version
-  FROM input i JOIN updated u ON u.id = i.id
+  FROM input i JOIN updated u ON u.ord = i.ord
   ORDER BY i.ord
 )
 SELECT id::text FROM updated`;

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Application, authorities, userClaimsOf } from '../support/applications';
+import { events, publish, type InboundCloudEvent } from '../support/events';
+import { closeTestProducer, testKafka } from '../support/kafka';
+import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import {
+  consumerLag,
+  SessionUpdateLog,
+  waitUntilConsumed,
+  type TokenRenewedData,
+} from '../support/session-updates';
+
+const BASE_ROLES = ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY', 'AUTH-BASIC'];
+const withRoles = (...roles: string[]) => authorities(...BASE_ROLES, ...roles);
+const FANOUT_SESSIONS = 300;
+
+/**
+ * Exactly-once effects of the event path: a redelivered event, a replay of the
+ * whole input from the earliest offsets, and a large fan-out each leave every
+ * session with one token per change, versions in sequence.
+ */
+describe('exactly-once processing of change events (e2e)', () => {
+  let deployment: Deployment;
+  let service: ServiceInstance;
+  let updates: SessionUpdateLog;
+  let app: Application;
+
+  const roleTopic = () => deployment.topics.roleChanges;
+  const businessTopic = () => deployment.topics.businessChanges;
+  const inputTopics = () => [roleTopic(), businessTopic()];
+
+  /** Waits until the consumer committed everything and the session-update topic stopped growing. */
+  async function settled(quietMs = 1_500): Promise<void> {
+    await waitUntilConsumed(deployment, 60_000);
+    while ((await updates.reader.countArrivingWithin(quietMs)) > 0) {
+      // Still publishing.
+    }
+  }
+
+  async function inputRecordCount(): Promise<number> {
+    const admin = testKafka.admin();
+    await admin.connect();
+    try {
+      let total = 0;
+      for (const topic of inputTopics()) {
+        for (const partition of await admin.fetchTopicOffsets(topic)) total += Number(partition.high);
+      }
+      return total;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  beforeAll(async () => {
+    // Plain tokens on the topic (claims are what these tests compare); small fan-out batches.
+    deployment = await createDeployment('exactlyonce', {
+      SESSION_UPDATE_PLAINTEXT: 'true',
+      FANOUT_BATCH_SIZE: '64',
+    });
+    service = await ServiceInstance.start(deployment);
+    updates = await SessionUpdateLog.open(deployment);
+    app = await Application.register(service, 'web-app');
+  });
+  afterAll(async () => {
+    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
+    await updates?.close();
+    await closeTestProducer();
+    await service?.stop();
+    await destroyDeployment(deployment);
+  });
+
+  it('a duplicate delivery (same event id) changes nothing the second time and publishes nothing', async () => {
+    const user = 'duplicate-user';
+    const start = await app.session(user);
+    const grant = events.userRoleGranted(user, 'DUP');
+    await publish(roleTopic(), [grant]);
+    await updates.waitForCause(grant.id);
+
+    // Delivered again right away, and again after the fact was revoked: neither counts.
+    await publish(roleTopic(), [grant]);
+    const revoke = events.userRoleRevoked(user, 'DUP');
+    await publish(roleTopic(), [revoke]);
+    await updates.waitForCause(revoke.id);
+    await publish(roleTopic(), [grant, revoke]);
+    // Same key, same partition: once this one's token is out, the duplicates before it were processed.
+    const sentinel = events.userRoleGranted(user, 'AFTER');
+    await publish(roleTopic(), [sentinel]);
+    await updates.waitForCause(sentinel.id);
+    await settled();
+
+    expect(updates.causedBy(grant.id)).toHaveLength(1);
+    expect(updates.causedBy(revoke.id)).toHaveLength(1);
+    const sequence = updates.forSession(start.claims.sid).map((update) => {
+      const data = update.event.data as TokenRenewedData;
+      return { version: data.claimsVersion, added: data.added, removed: data.removed, kind: data.cause.kind };
+    });
+    expect(sequence).toEqual([
+      { version: 1, added: withRoles(), removed: [], kind: 'http' },
+      { version: 2, added: ['ROLE_DUP'], removed: [], kind: 'event' },
+      { version: 3, added: [], removed: ['ROLE_DUP'], kind: 'event' },
+      { version: 4, added: ['ROLE_AFTER'], removed: [], kind: 'event' },
+    ]);
+    const next = await app.session(user);
+    expect(next.claims).toMatchObject({ authorities: withRoles('AFTER'), claims_version: 5 });
+  });
+
+  it(`a fan-out: one business role change re-issues ${FANOUT_SESSIONS} sessions acting for the business, each exactly once`, async () => {
+    const business = 'fanout-biz';
+    const users = Array.from(
+      { length: FANOUT_SESSIONS },
+      (_, i) => `fanout-user-${String(i).padStart(3, '0')}`,
+    );
+    await publish(
+      businessTopic(),
+      users.map((user) => events.businessMemberAdded(business, user, ['BUSINESSUSER'])),
+    );
+    await waitUntilConsumed(deployment, 60_000);
+
+    const sessions = new Map<string, string>();
+    for (let i = 0; i < users.length; i += 25) {
+      const started = await Promise.all(
+        users.slice(i, i + 25).map((user) => app.session(user, { businessId: business })),
+      );
+      for (const token of started) {
+        expect(token.claims).toMatchObject({
+          business_id: business,
+          claims_version: 1,
+          authorities: withRoles('BUSINESS', 'BUSINESSUSER'),
+        });
+        sessions.set(token.claims.sid, token.claims.user_id);
+      }
+    }
+    expect(sessions.size).toBe(FANOUT_SESSIONS);
+
+    const granted = events.businessRoleGranted(business, 'FANOUT');
+    await publish(businessTopic(), [granted]);
+    await updates.waitForCause(granted.id, FANOUT_SESSIONS, 60_000);
+    await settled();
+
+    const fannedOut = updates.causedBy(granted.id);
+    expect(fannedOut).toHaveLength(FANOUT_SESSIONS);
+    expect(new Set(fannedOut.map((update) => update.event.data.sessionId))).toEqual(new Set(sessions.keys()));
+    for (const { record, event } of fannedOut) {
+      const data = event.data as TokenRenewedData;
+      expect(record.key).toBe(sessions.get(data.sessionId));
+      expect(data).toMatchObject({
+        userId: sessions.get(data.sessionId),
+        businessId: business,
+        tokenEncryption: 'none',
+        authorities: withRoles('BUSINESS', 'BUSINESSUSER', 'FANOUT'),
+        added: ['ROLE_FANOUT'],
+        removed: [],
+        claimsVersion: 2,
+        cause: { kind: 'event', eventId: granted.id, eventType: 'iam.business.role.granted' },
+      });
+      expect(userClaimsOf(data.accessToken)).toMatchObject({
+        sid: data.sessionId,
+        claims_version: 2,
+        authorities: data.authorities,
+      });
+    }
+  });
+
+  it('a replay from the earliest offsets after a restart publishes nothing and leaves every token as it was', async () => {
+    // A stream of changes for a few users: grants and revocations, a business, a group.
+    const users = ['replay-a', 'replay-b', 'replay-c', 'replay-d', 'replay-e'];
+    const started = await Promise.all(users.map((user) => app.session(user)));
+    const stream: InboundCloudEvent[] = [];
+    const roles = ['R1', 'R2', 'R3'];
+    for (let step = 0; step < 8; step += 1) {
+      users.forEach((user, index) => {
+        const role = roles[(step + index) % roles.length]!;
+        stream.push(step % 3 === 2 ? events.userRoleRevoked(user, role) : events.userRoleGranted(user, role));
+      });
+    }
+    stream.push(events.groupRoleGranted('replay-group', 'REPLAYED'));
+    stream.push(events.groupMemberAdded('replay-group', 'USER', 'replay-a'));
+    stream.push(events.groupMemberAdded('replay-group', 'USER', 'replay-b'));
+    stream.push(events.userLocked('replay-e'));
+    await publish(roleTopic(), stream);
+    await updates.waitForCause(stream[stream.length - 1]!.id);
+    await settled();
+
+    const before = updates.size;
+    const latest = new Map(
+      started.map((token) => [token.claims.sid, updates.latestToken(token.claims.sid)?.data]),
+    );
+    expect(updates.forSession(started[4]!.claims.sid).at(-1)?.event.type).toBe('iam.session.revoked');
+
+    expect(await service.stop('SIGTERM')).toBe(0);
+    const admin = testKafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of inputTopics()) {
+        await admin.resetOffsets({ groupId: deployment.groupId, topic, earliest: true });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const records = await inputRecordCount();
+    expect(await consumerLag(deployment.groupId, inputTopics())).toBe(records);
+
+    service = await ServiceInstance.start(deployment, { env: { LOG_LEVEL: 'debug' } });
+    await waitUntilConsumed(deployment, 60_000);
+    expect(await updates.reader.countArrivingWithin(5_000)).toBe(0);
+    expect(updates.size).toBe(before);
+
+    // Every record was seen again, and every one was recognised as done.
+    const applied = service.logs
+      .filter((line) => line.includes('"msg":"event applied"'))
+      .map(
+        (line) => JSON.parse(line) as { topic: string; partition: number; offset: string; applied: string },
+      );
+    expect(new Set(applied.map((entry) => `${entry.topic}/${entry.partition}/${entry.offset}`)).size).toBe(
+      records,
+    );
+    expect(applied.filter((entry) => entry.applied !== 'duplicate')).toEqual([]);
+
+    // The tokens are as they were: the next renewal carries the same authorities, one version on.
+    app = await app.on(service);
+    for (const token of started.slice(0, 4)) {
+      const last = latest.get(token.claims.sid)!;
+      const next = await app.session(token.claims.user_id);
+      expect(next.claims).toMatchObject({
+        sid: token.claims.sid,
+        authorities: last.authorities,
+        claims_version: last.claimsVersion + 1,
+      });
+    }
+    expect((await app.renewWithToken(started[4]!.response.accessToken)).status).toBe(412);
+  });
+
+  it('on the topic, each session’s claims versions run 1, 2, 3, … with no gap and no duplicate', async () => {
+    await settled();
+    const bySession = new Map<string, number[]>();
+    for (const update of updates.all()) {
+      const { sessionId, claimsVersion } = update.event.data;
+      bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), claimsVersion]);
+    }
+    expect(bySession.size).toBeGreaterThanOrEqual(FANOUT_SESSIONS + 6);
+    for (const [sessionId, versions] of bySession) {
+      expect({ sessionId, versions }).toEqual({
+        sessionId,
+        versions: Array.from({ length: versions.length }, (_, i) => i + 1),
+      });
+    }
+  });
+});
