@@ -14,3 +14,6 @@ export * from './outbox/outbox-relay';
 export * from './outbox/outbox-signal';
 export * from './session-updates/session-update.encoder';
 export * from './replay/topic-range.reader';
+export * from './contracts/asyncapi.document';
+export * from './contracts/session-update.schema';
+export * from './contracts/contract-config';

@@ -3,11 +3,17 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Partitioners } from 'kafkajs';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@iam/config';
-import { ConsumerState, InputTopicsKafkaServer, inputTopics, kafkaClientConfig } from '@iam/messaging';
+import {
+  ConsumerState,
+  InputTopicsKafkaServer,
+  buildAsyncApiDocument,
+  inputTopics,
+  kafkaClientConfig,
+} from '@iam/messaging';
 import { ServiceMetrics, type RootLogger } from '@iam/observability';
 import { AppModule } from '../app.module';
 import { recordHttpMetrics } from '../metrics/http-metrics';
-import { buildOpenApiDocument, serveOpenApiDocument } from '../openapi/openapi';
+import { buildOpenApiDocument, serveContractDocuments } from '../contracts/contract-documents';
 import { echoRequestIds, fastifyOptions, registerBodyParsers } from './fastify-options';
 
 /**
@@ -24,7 +30,10 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
   registerBodyParsers(app.getHttpAdapter().getInstance());
   echoRequestIds(app.getHttpAdapter().getInstance());
   recordHttpMetrics(app.getHttpAdapter().getInstance(), app.get(ServiceMetrics));
-  serveOpenApiDocument(app, buildOpenApiDocument(app));
+  serveContractDocuments(app, {
+    openapi: buildOpenApiDocument(app),
+    asyncapi: buildAsyncApiDocument(config),
+  });
 
   app.connectMicroservice(
     {

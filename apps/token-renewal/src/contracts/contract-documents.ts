@@ -15,10 +15,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
-/** Serves the document at /openapi.json (raw Fastify route: not part of the documented API itself). */
-export function serveOpenApiDocument(app: INestApplication, document: OpenAPIObject): void {
+/**
+ * Serves the contracts as documents: /openapi.json (HTTP) and /asyncapi.json
+ * (Kafka). Raw Fastify routes, so they are not part of the documented API.
+ */
+export function serveContractDocuments(
+  app: INestApplication,
+  documents: { openapi: OpenAPIObject; asyncapi: Record<string, unknown> },
+): void {
   const fastify = app.getHttpAdapter().getInstance() as {
     get(path: string, handler: (request: unknown, reply: { send(body: unknown): void }) => void): void;
   };
-  fastify.get('/openapi.json', (_request, reply) => reply.send(document));
+  fastify.get('/openapi.json', (_request, reply) => reply.send(documents.openapi));
+  fastify.get('/asyncapi.json', (_request, reply) => reply.send(documents.asyncapi));
 }
