@@ -59,35 +59,45 @@ function fetchBroker() {
     throw new Error('Maven could not fetch the Kafka broker (is Maven installed and Central reachable?)');
 }
 
+/**
+ * The broker's settings (server.properties). docker-compose.yml sets the same
+ * ones as KAFKA_* variables; test/integration/docker-compose.int-spec.ts keeps
+ * the two in step.
+ */
+export function brokerProperties({ clientPort, controlPort, logDirs }) {
+  return {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${controlPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${clientPort},CONTROLLER://127.0.0.1:${controlPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${clientPort}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': logDirs,
+    'num.partitions': '8',
+    'auto.create.topics.enable': 'false',
+    // One node: internal topics cannot be replicated.
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '8',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.num.partitions': '8',
+    'share.coordinator.state.topic.replication.factor': '1',
+    'share.coordinator.state.topic.min.isr': '1',
+    'group.initial.rebalance.delay.ms': '0',
+  };
+}
+
 function writeConfig() {
   mkdirSync(logDir, { recursive: true });
   const properties = join(dataDir, 'server.properties');
+  const settings = brokerProperties({ clientPort: port, controlPort: controllerPort, logDirs: storeDir });
   writeFileSync(
     properties,
-    [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      `log.dirs=${storeDir}`,
-      'num.partitions=8',
-      'auto.create.topics.enable=false',
-      // One node: internal topics cannot be replicated.
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=8',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'transaction.state.log.num.partitions=8',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'group.initial.rebalance.delay.ms=0',
-      'log.flush.interval.messages=9223372036854775807',
-      '',
-    ].join('\n'),
+    `${Object.entries(settings)
+      .map(([key, value]) => `${key}=${value}`)
+      .join('\n')}\n`,
   );
   const log4j = join(dataDir, 'log4j2.properties');
   writeFileSync(

@@ -32,6 +32,8 @@ export interface ReceivedRecord {
   readonly value: Buffer | null;
   readonly headers: Record<string, string>;
   readonly timestamp: string;
+  /** performance.now() when this reader received the record (for latency measurements). */
+  readonly receivedAt: number;
 }
 
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
@@ -66,6 +68,7 @@ export class TopicReader {
           value: message.value,
           headers: headersOf(message.headers),
           timestamp: message.timestamp,
+          receivedAt: performance.now(),
         });
       },
     });

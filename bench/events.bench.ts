@@ -1,0 +1,245 @@
+/**
+ * npm run bench:events — event-driven renewal under load.
+ *
+ * Starts the built service against the real PostgreSQL and Kafka, opens live
+ * sessions over HTTP, then measures from this separate process, which produces
+ * role changes with plain kafkajs and reads the session-update topic:
+ *   (a) sustained: a backlog of role changes, each changing one session's
+ *       authorities, processed as fast as the service can: renewals/s
+ *       (median of several runs);
+ *   (b) latency: role changes offered at a fixed rate (300/s by default);
+ *       end-to-end from produce to the session update being readable;
+ *   (c) fan-out: one business role change for 10,000 live sessions acting for
+ *       that business: time until the last update is readable.
+ * Also the service's peak RSS.
+ *
+ * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
+ * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { events, publish, type InboundCloudEvent } from '../test/support/events';
+import { loginClient, renewToken } from '../test/support/http';
+import { closeTestProducer, TopicReader, type ReceivedRecord } from '../test/support/kafka';
+import {
+  createDeployment,
+  destroyDeployment,
+  runCli,
+  ServiceInstance,
+  type Deployment,
+} from '../test/support/service';
+import { memoryOf } from './support/process-stats';
+import { waitForConsumer } from './support/seed';
+import { fixed, median, summarize } from './support/stats';
+
+const USERS = Number(process.env.BENCH_USERS ?? 1_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RATE = Number(process.env.BENCH_RATE ?? 300);
+const RATE_DURATION_MS = Number(process.env.BENCH_RATE_DURATION_S ?? 20) * 1_000;
+const FANOUT = Number(process.env.BENCH_FANOUT ?? 10_000);
+const CLIENT = { id: 'bench-app', secret: 'bench-app-secret-0123456789' };
+const FANOUT_BUSINESS = 'bench-fanout-business';
+
+const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`);
+
+interface Update {
+  type: string;
+  data: { sessionId: string; cause: { kind: string; eventId?: string } };
+}
+
+/** Session updates caused by the given event ids, as they become readable. */
+function causedBy(records: readonly ReceivedRecord[], from: number): Array<{ eventId: string; at: number }> {
+  const caused: Array<{ eventId: string; at: number }> = [];
+  for (let i = from; i < records.length; i += 1) {
+    const update = JSON.parse(records[i]!.value!.toString()) as Update;
+    if (update.data.cause.kind === 'event')
+      caused.push({ eventId: update.data.cause.eventId!, at: receivedAt[i]! });
+  }
+  return caused;
+}
+
+const receivedAt: number[] = [];
+
+async function openSessions(
+  service: ServiceInstance,
+  caller: string,
+  userIds: readonly string[],
+  businessId?: string,
+) {
+  const concurrency = 16;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < userIds.length) {
+        const userId = userIds[next++]!;
+        const response = await renewToken(service, caller, {
+          userId,
+          clientId: CLIENT.id,
+          'remember-me': 'false',
+          ...(businessId ? { businessId } : {}),
+        });
+        if (response.status !== 200)
+          throw new Error(`session for ${userId}: ${response.status} ${await response.text()}`);
+        await response.arrayBuffer();
+      }
+    }),
+  );
+}
+
+/** Alternating grant/revoke of one role per user: every event changes exactly one session. */
+function toggles(userIds: readonly string[], count: number, held: Map<string, boolean>): InboundCloudEvent[] {
+  return Array.from({ length: count }, (_, index) => {
+    const userId = userIds[index % userIds.length]!;
+    const granted = held.get(userId) ?? false;
+    held.set(userId, !granted);
+    return granted ? events.userRoleRevoked(userId, 'TOGGLED') : events.userRoleGranted(userId, 'TOGGLED');
+  });
+}
+
+async function waitForUpdates(reader: TopicReader, from: number, expected: number, timeoutMs: number) {
+  await reader.waitFor((records) => records.length - from >= expected, timeoutMs);
+}
+
+async function main(): Promise<void> {
+  const deployment: Deployment = await createDeployment('bench_events', {
+    LOG_LEVEL: 'info',
+    DATABASE_POOL_SIZE: '16',
+    KAFKA_TOPIC_PARTITIONS: '8',
+    SESSION_UPDATE_PLAINTEXT: 'false',
+  });
+  const service = await ServiceInstance.start(deployment, { discardLogs: true });
+  const reader = await TopicReader.open(deployment.topics.sessionUpdates);
+  try {
+    const registered = await runCli(deployment, [
+      'client',
+      'create',
+      '--id',
+      CLIENT.id,
+      '--secret',
+      CLIENT.secret,
+      '--roles',
+      'CLI-AUTH-IDENTIFIED,CLI-1STPARTY',
+    ]);
+    if (registered.code !== 0) throw new Error(registered.stderr);
+    const caller = (await loginClient(service, CLIENT.id, CLIENT.secret)).accessToken;
+
+    const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
+    log(`opening ${USERS} sessions`);
+    await openSessions(service, caller, userIds);
+    await waitForUpdates(reader, 0, USERS, 60_000);
+
+    // (a) sustained throughput: a backlog processed as fast as possible.
+    const held = new Map<string, boolean>();
+    const sustained: number[] = [];
+    for (let run = 1; run <= RUNS; run += 1) {
+      const batch = toggles(userIds, EVENTS, held);
+      const from = reader.records.length;
+      const started = performance.now();
+      for (let i = 0; i < batch.length; i += 1_000)
+        await publish(deployment.topics.roleChanges, batch.slice(i, i + 1_000));
+      await waitForUpdates(reader, from, EVENTS, 300_000);
+      const seconds = (performance.now() - started) / 1_000;
+      sustained.push(EVENTS / seconds);
+      log(
+        `sustained run ${run}: ${EVENTS} role changes -> ${EVENTS} session updates in ${fixed(seconds, 2)} s = ${fixed(EVENTS / seconds, 0)} renewals/s`,
+      );
+    }
+
+    // (b) end-to-end latency at a fixed offered rate.
+    const latencies: number[][] = [];
+    for (let run = 1; run <= RUNS; run += 1) {
+      const count = Math.round((RATE * RATE_DURATION_MS) / 1_000);
+      const batch = toggles(userIds, count, held);
+      const sentAt = new Map<string, number>();
+      const from = reader.records.length;
+      const interval = 1_000 / RATE;
+      const started = performance.now();
+      for (let i = 0; i < batch.length; i += 1) {
+        const due = started + i * interval;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        sentAt.set(batch[i]!.id, performance.now());
+        void publish(deployment.topics.roleChanges, [batch[i]!]);
+      }
+      await waitForUpdates(reader, from, count, 120_000);
+      const runLatencies = causedBy(reader.records, from).map(({ eventId, at }) => at - sentAt.get(eventId)!);
+      latencies.push(runLatencies);
+      const summary = summarize(runLatencies);
+      log(
+        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates)`,
+      );
+    }
+
+    // (c) fan-out: one business role change for FANOUT live sessions.
+    log(`opening ${FANOUT} sessions acting for ${FANOUT_BUSINESS}`);
+    const members = Array.from({ length: FANOUT }, (_, index) => `fanout-user-${index}`);
+    for (let i = 0; i < members.length; i += 1_000) {
+      await publish(
+        deployment.topics.businessChanges,
+        members
+          .slice(i, i + 1_000)
+          .map((userId) => events.businessMemberAdded(FANOUT_BUSINESS, userId, ['BUSINESSUSER'])),
+      );
+    }
+    await waitForConsumer(deployment.groupId, [deployment.topics.businessChanges]);
+    const beforeSessions = reader.records.length;
+    await openSessions(service, caller, members, FANOUT_BUSINESS);
+    await waitForUpdates(reader, beforeSessions, FANOUT, 120_000);
+    const change = events.businessRoleGranted(FANOUT_BUSINESS, 'FANOUT-ROLE');
+    const from = reader.records.length;
+    const started = performance.now();
+    await publish(deployment.topics.businessChanges, [change]);
+    await waitForUpdates(reader, from, FANOUT, 120_000);
+    const fanOutSeconds = (Math.max(...causedBy(reader.records, from).map(({ at }) => at)) - started) / 1_000;
+    log(
+      `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced`,
+    );
+
+    const memory = memoryOf(service.pid!);
+    const medianLatency = {
+      p50: median(latencies.map((run) => summarize(run).p50)),
+      p95: median(latencies.map((run) => summarize(run).p95)),
+      p99: median(latencies.map((run) => summarize(run).p99)),
+    };
+    const report = {
+      date: new Date().toISOString(),
+      users: USERS,
+      eventsPerRun: EVENTS,
+      runs: RUNS,
+      sustainedRenewalsPerSecond: sustained,
+      medianSustained: median(sustained),
+      offeredRate: RATE,
+      latencyMs: medianLatency,
+      fanOut: { sessions: FANOUT, seconds: fanOutSeconds },
+      servicePeakRssMb: memory.peakRssMb,
+    };
+    const out = resolve(__dirname, 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      resolve(out, `events-${report.date.replace(/[:.]/g, '-')}.json`),
+      JSON.stringify(report, null, 2),
+    );
+    process.stdout.write(
+      [
+        '',
+        `Event-driven renewal, ${USERS} live sessions, JWE-sealed tokens, median of ${RUNS} runs`,
+        `  (a) sustained: ${fixed(report.medianSustained, 0)} renewals/s (runs: ${sustained.map((v) => fixed(v, 0)).join(', ')})`,
+        `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
+        `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
+        `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await reader.close();
+    await service.stop();
+    await closeTestProducer();
+    await destroyDeployment(deployment);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:events failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

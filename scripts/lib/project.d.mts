@@ -1,0 +1,7 @@
+export declare const root: string;
+export declare function ensureInstalled(): void;
+export declare function ensureBuilt(): void;
+export declare function localEnvironment(brokerPort: number): {
+  keysDir: string;
+  env: Record<string, string>;
+};
