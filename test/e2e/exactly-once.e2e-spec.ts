@@ -230,6 +230,64 @@ describe('exactly-once processing of change events (e2e)', () => {
     expect((await app.renewWithToken(started[4]!.response.accessToken)).status).toBe(412);
   });
 
+  it('HTTP renewals racing a stream of events on the same session never share or skip a version', async () => {
+    const user = 'race-user';
+    const start = await app.session(user);
+    const stream: InboundCloudEvent[] = [];
+    const held = new Set<string>();
+    for (let i = 0; i < 63; i += 1) {
+      const role = `RACE-${i % 6}`;
+      stream.push(held.has(role) ? events.userRoleRevoked(user, role) : events.userRoleGranted(user, role));
+      if (held.has(role)) held.delete(role);
+      else held.add(role);
+    }
+    const httpVersions: number[] = [];
+    await Promise.all([
+      (async () => {
+        for (let i = 0; i < stream.length; i += 3) {
+          await publish(roleTopic(), stream.slice(i, i + 3));
+          await new Promise((r) => setTimeout(r, 15));
+        }
+      })(),
+      (async () => {
+        for (let i = 0; i < 30; i += 1) httpVersions.push((await app.session(user)).claims.claims_version);
+      })(),
+    ]);
+    await waitUntilConsumed(deployment);
+    await settled();
+
+    const tokens = updates
+      .forSession(start.claims.sid)
+      .map((update) => update.event.data as TokenRenewedData);
+    expect(tokens.map((data) => data.claimsVersion)).toEqual(
+      Array.from({ length: tokens.length }, (_, i) => i + 1),
+    );
+    // Every HTTP renewal got a version of its own, and it is on the topic as an HTTP-caused token.
+    expect(new Set(httpVersions).size).toBe(30);
+    for (const version of httpVersions) expect(tokens[version - 1]!.cause).toEqual({ kind: 'http' });
+    // An event re-issues at most once (not at all when a renewal already carried its change).
+    const eventIds = tokens.flatMap((data) => (data.cause.kind === 'event' ? [data.cause.eventId] : []));
+    expect(new Set(eventIds).size).toBe(eventIds.length);
+    expect(tokens.length).toBe(1 + 30 + eventIds.length);
+    for (let i = 1; i < tokens.length; i += 1) {
+      const previous = tokens[i - 1]!;
+      const current = tokens[i]!;
+      const rebuilt = previous.authorities
+        .filter((authority) => !current.removed.includes(authority))
+        .concat(current.added)
+        .sort();
+      expect(rebuilt, `v${current.claimsVersion}`).toEqual(current.authorities);
+      if (current.cause.kind === 'event')
+        expect(current.added.length + current.removed.length).toBeGreaterThan(0);
+    }
+    const finalRoles = withRoles('RACE-0', 'RACE-1', 'RACE-2');
+    expect(tokens.at(-1)!.authorities).toEqual(finalRoles);
+    expect((await app.session(user)).claims).toMatchObject({
+      authorities: finalRoles,
+      claims_version: tokens.length + 1,
+    });
+  });
+
   it('on the topic, each session’s claims versions run 1, 2, 3, … with no gap and no duplicate', async () => {
     await settled();
     const bySession = new Map<string, number[]>();
@@ -237,7 +295,7 @@ describe('exactly-once processing of change events (e2e)', () => {
       const { sessionId, claimsVersion } = update.event.data;
       bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), claimsVersion]);
     }
-    expect(bySession.size).toBeGreaterThanOrEqual(FANOUT_SESSIONS + 6);
+    expect(bySession.size).toBeGreaterThanOrEqual(FANOUT_SESSIONS + 7);
     for (const [sessionId, versions] of bySession) {
       expect({ sessionId, versions }).toEqual({
         sessionId,

@@ -185,6 +185,17 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     await publish(roleTopic(), [removed]);
     await expectReissued(context(billing), removed, { before: afterAdd, authorities: BASE });
     expect(await sessionsUpdatedBy(removed)).toEqual([viaService.claims.sid]);
+
+    // A client registered without a service is a service of its own.
+    const solo = await Application.register(service, 'solo-app');
+    const viaSolo = await solo.session(user);
+    const soloAdded = events.groupMemberAdded('billing-group', 'SERVICE', 'solo-app');
+    await publish(roleTopic(), [soloAdded]);
+    await expectReissued(context(solo), soloAdded, {
+      before: viaSolo.claims,
+      authorities: withRoles('BILLING'),
+    });
+    expect(await sessionsUpdatedBy(soloAdded)).toEqual([viaSolo.claims.sid]);
   });
 
   it('group dependencies along a chain g1 → g2 → g3: the roles of g3 reach the members of g1', async () => {
@@ -276,11 +287,23 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
       authorities: withRoles('DOOMED'),
     });
 
+    // Facts about the group from before its deletion, arriving after it, stay deleted.
+    const late = await app.session('deleted-late');
+    const staleMember = events.groupMemberAdded('doomed', 'USER', 'deleted-late');
+    const staleRole = events.groupRoleGranted('doomed', 'DOOMED-TOO');
     const deleted = events.groupDeleted('doomed');
     await publish(roleTopic(), [deleted]);
     await expectReissued(context(), deleted, { before: directBefore.claims, authorities: BASE });
     await expectReissued(context(), deleted, { before: indirectBefore.claims, authorities: BASE });
     expect(await sessionsUpdatedBy(deleted)).toEqual([direct.claims.sid, indirect.claims.sid].sort());
+
+    await publish(roleTopic(), [staleMember, staleRole]);
+    expect(await sessionsUpdatedBy(staleMember, staleRole)).toEqual([]);
+    expect((await app.session('deleted-late')).claims).toMatchObject({
+      sid: late.claims.sid,
+      authorities: BASE,
+    });
+    expect((await app.session('deleted-direct')).claims.authorities).toEqual(BASE);
   });
 
   it('business role granted, then revoked: sessions acting for the business, and only those', async () => {
@@ -385,6 +408,34 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     });
   });
 
+  it('a member removed and added again does not get back roles granted before the removal, nor stale ones', async () => {
+    const business = 'biz-rejoin';
+    const user = 'rejoin-user';
+    await publish(businessTopic(), [
+      events.businessMemberAdded(business, user, ['BUSINESSUSER']),
+      events.businessMemberRoleGranted(business, user, 'BUSINESSADMIN'),
+    ]);
+    await waitUntilConsumed(deployment);
+    const acting = await app.sessionEventually(user, { businessId: business });
+    expect(acting.claims.authorities).toEqual(withRoles('BUSINESS', 'BUSINESSADMIN', 'BUSINESSUSER'));
+
+    // In time order: a grant from before the removal (delivered late), the removal, the new addition.
+    const staleGrant = events.businessMemberRoleGranted(business, user, 'BUSINESSOWNER');
+    const removed = events.businessMemberRemoved(business, user);
+    const rejoined = events.businessMemberAdded(business, user, ['BUSINESSUSER']);
+    await publish(businessTopic(), [removed]);
+    await expectReissued(context(), removed, { before: acting.claims, businessId: null, authorities: BASE });
+    await publish(businessTopic(), [staleGrant, rejoined]);
+    // The session fell back to the user; joining again does not switch it back.
+    expect(await sessionsUpdatedBy(staleGrant, rejoined)).toEqual([]);
+    const switched = await app.session(user, { businessId: business });
+    expect(switched.claims).toMatchObject({
+      sid: acting.claims.sid,
+      business_id: business,
+      authorities: withRoles('BUSINESS', 'BUSINESSUSER'),
+    });
+  });
+
   it('business deactivated: sessions acting for it fall back to the user acting for themself', async () => {
     const business = 'biz-closing';
     const user = 'closing-user';
@@ -410,6 +461,8 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     const user = 'locked-user';
     const start = await app.session(user);
 
+    // Built first, so older than the lock: arriving after it, it must not unlock the user.
+    const staleUnlock = events.userUnlocked(user);
     const locked = events.userLocked(user);
     await publish(roleTopic(), [locked]);
     const [revocation] = await updates.waitForCause(locked.id);
@@ -438,6 +491,10 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     const fresh = await app.renewForUser(user);
     expect(fresh.status).toBe(412);
     expect(await fresh.json()).toEqual([{ code: 'USER_LOCKED', message: expect.any(String) }]);
+
+    await publish(roleTopic(), [staleUnlock]);
+    expect(await sessionsUpdatedBy(staleUnlock)).toEqual([]);
+    expect((await app.renewForUser(user)).status).toBe(412);
 
     const unlocked = events.userUnlocked(user);
     await publish(roleTopic(), [unlocked]);
@@ -512,5 +569,44 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     await publish(roleTopic(), [staleRemoval]);
     expect(await sessionsUpdatedBy(staleRemoval)).toEqual([]);
     expect((await app.session(user)).claims.authorities).toEqual(withRoles('STALE-GROUP'));
+  });
+  it('event times compare at full precision (microseconds, UTC offsets); equal times fall back to the event id', async () => {
+    const user = 'precise-user';
+    const start = await app.session(user);
+    const at = (time: string, id?: string) => ({ time, ...(id !== undefined ? { id } : {}) });
+    const granted = { ...events.userRoleGranted(user, 'PRECISE'), ...at('2026-06-01T00:00:00.000002Z') };
+    await publish(roleTopic(), [granted]);
+    let claims = await expectReissued(context(), granted, {
+      before: start.claims,
+      authorities: withRoles('PRECISE'),
+    });
+
+    // One microsecond older than the grant (the same millisecond): stale.
+    const olderRevoke = { ...events.userRoleRevoked(user, 'PRECISE'), ...at('2026-06-01T00:00:00.000001Z') };
+    await publish(roleTopic(), [olderRevoke]);
+    expect(await sessionsUpdatedBy(olderRevoke)).toEqual([]);
+
+    // Written with an offset, one microsecond newer: applied.
+    const newerRevoke = {
+      ...events.userRoleRevoked(user, 'PRECISE'),
+      ...at('2026-06-01T02:00:00.000003+02:00'),
+    };
+    await publish(roleTopic(), [newerRevoke]);
+    claims = await expectReissued(context(), newerRevoke, { before: claims, authorities: BASE });
+
+    // The same instant as the revocation: the greater event id wins, whichever arrives last.
+    const tieLoser = {
+      ...events.userRoleGranted(user, 'PRECISE'),
+      ...at('2026-06-01T00:00:00.000003Z', `${'0'.repeat(8)}-tie-loser`),
+    };
+    const tieWinner = {
+      ...events.userRoleGranted(user, 'PRECISE'),
+      ...at('2026-06-01T01:00:00.000003+01:00', `${'z'.repeat(8)}-tie-winner`),
+    };
+    expect(tieLoser.id < newerRevoke.id && newerRevoke.id < tieWinner.id).toBe(true);
+    await publish(roleTopic(), [tieLoser]);
+    expect(await sessionsUpdatedBy(tieLoser)).toEqual([]);
+    await publish(roleTopic(), [tieWinner]);
+    await expectReissued(context(), tieWinner, { before: claims, authorities: withRoles('PRECISE') });
   });
 });

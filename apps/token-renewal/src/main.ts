@@ -49,6 +49,10 @@ async function main(): Promise<void> {
     process.exit(exitCode);
   };
   app.get(FatalErrors).onFatal(() => void stop('fatal error', 1));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    void stop('unhandled rejection', 1);
+  });
   process.once('SIGTERM', () => void stop('SIGTERM', 0));
   process.once('SIGINT', () => void stop('SIGINT', 0));
 

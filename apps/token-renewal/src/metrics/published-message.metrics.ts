@@ -20,7 +20,7 @@ export function publishedMessageMetrics(config: AppConfig, metrics: ServiceMetri
       const now = Date.now();
       for (const message of messages) {
         metrics.messagesPublished.inc({ topic: message.topic });
-        if (message.topic !== config.kafka.topics.sessionUpdates) continue;
+        if (message.topic !== config.kafka.topics.sessionUpdates || message.value === null) continue;
         const update = JSON.parse(message.value.toString('utf8')) as SessionUpdateEnvelope;
         if (update.type === EventType.SessionTokenRenewed) {
           metrics.tokensIssued.inc({ cause: update.data?.cause?.kind ?? 'unknown' });

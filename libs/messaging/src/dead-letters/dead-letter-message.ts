@@ -42,7 +42,7 @@ export function deadLetterMessage(
   return {
     topic: deadLetterTopic,
     key: record.key,
-    value: record.value ?? Buffer.alloc(0),
+    value: record.value,
     headers: [...record.headers, ...added.map(([name, value]) => [name, Buffer.from(value)] as const)],
   };
 }

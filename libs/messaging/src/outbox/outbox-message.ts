@@ -2,12 +2,16 @@
 export interface OutboxMessage {
   readonly topic: string;
   readonly key: Buffer | null;
-  readonly value: Buffer;
+  /** Null only for a dead letter of a tombstone. */
+  readonly value: Buffer | null;
   readonly headers: ReadonlyArray<readonly [string, Buffer]>;
   /** Set on session updates: no session version is ever published twice. */
   readonly sessionId?: string;
   readonly claimsVersion?: number;
 }
+
+/** A message with a value: everything but the dead letter of a tombstone. */
+export type ValuedOutboxMessage = OutboxMessage & { readonly value: Buffer };
 
 export interface StoredOutboxMessage extends OutboxMessage {
   readonly id: bigint;

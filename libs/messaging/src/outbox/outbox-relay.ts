@@ -207,7 +207,7 @@ export class OutboxRelay {
 function groupByTopic(batch: OutboxBatch) {
   const byTopic = new Map<
     string,
-    { key: Buffer | null; value: Buffer; headers: Record<string, Buffer[]> }[]
+    { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer[]> }[]
   >();
   for (const message of batch.messages) {
     const headers: Record<string, Buffer[]> = {};

@@ -8,7 +8,7 @@ import {
 } from '@iam/domain';
 import type { TokenSealer } from '@iam/tokens';
 import { CLOUDEVENTS_CONTENT_TYPE, cloudEvent } from '../cloudevents/cloud-event';
-import type { OutboxMessage } from '../outbox/outbox-message';
+import type { ValuedOutboxMessage } from '../outbox/outbox-message';
 
 const CONTENT_TYPE_HEADER: readonly [string, Buffer] = [
   'content-type',
@@ -39,7 +39,7 @@ export class SessionUpdateEncoder {
     private readonly clock: Clock,
   ) {}
 
-  async encode(update: SessionUpdate): Promise<OutboxMessage> {
+  async encode(update: SessionUpdate): Promise<ValuedOutboxMessage> {
     const data =
       update.type === EventType.SessionTokenRenewed
         ? {

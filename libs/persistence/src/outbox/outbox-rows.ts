@@ -16,7 +16,7 @@ export interface OutboxRow {
   id: string;
   topic: string;
   message_key: Buffer | null;
-  value: Buffer;
+  value: Buffer | null;
   headers: unknown;
   session_id: string | null;
   claims_version: number | null;

@@ -1,5 +1,5 @@
 import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } from '@iam/domain';
-import type { OutboxMessage, OutboxSignal, SessionUpdateEncoder } from '@iam/messaging';
+import type { OutboxSignal, SessionUpdateEncoder, ValuedOutboxMessage } from '@iam/messaging';
 import type { Sql } from '../database/sql';
 import { encodeHeaders } from '../outbox/outbox-rows';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
@@ -111,7 +111,7 @@ export class PgSessionRepository implements SessionRepository {
   }
 }
 
-function updateInput(write: SessionWrite, message: OutboxMessage, ord: number) {
+function updateInput(write: SessionWrite, message: ValuedOutboxMessage, ord: number) {
   const { session, refreshToken } = write;
   return {
     ord,
