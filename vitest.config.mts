@@ -61,6 +61,21 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        plugins,
+        resolve: { alias },
+        test: {
+          // Faults, hostile input and sustained load against the started service (README, "Guarantees").
+          name: 'resilience',
+          include: ['test/resilience/**/*.res-spec.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          sequence: { groupOrder: 3 },
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

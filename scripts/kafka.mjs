@@ -21,15 +21,8 @@ export const KAFKA_VERSION = '4.3.1';
 const LOG4J_VERSION = '2.25.4';
 
 const root = resolve(import.meta.dirname, '..');
-const port = Number(process.env.KAFKA_PORT ?? 9092);
-const controllerPort = Number(process.env.KAFKA_CONTROLLER_PORT ?? 9093);
-const dataDir = resolve(root, process.env.KAFKA_DATA_DIR ?? '.data/kafka');
-const heap = process.env.KAFKA_HEAP ?? '512m';
 const cacheDir = join(homedir(), '.cache', 'iam-token-renewal', `kafka-${KAFKA_VERSION}`);
 const libsDir = join(cacheDir, 'libs');
-const pidFile = join(dataDir, 'broker.pid');
-const logDir = join(dataDir, 'logs');
-const storeDir = join(dataDir, 'store');
 
 const log = (message) => process.stderr.write(`[kafka] ${message}\n`);
 
@@ -89,51 +82,24 @@ export function brokerProperties({ clientPort, controlPort, logDirs }) {
   };
 }
 
-function writeConfig() {
-  mkdirSync(logDir, { recursive: true });
-  const properties = join(dataDir, 'server.properties');
-  const settings = brokerProperties({ clientPort: port, controlPort: controllerPort, logDirs: storeDir });
-  writeFileSync(
-    properties,
-    `${Object.entries(settings)
-      .map(([key, value]) => `${key}=${value}`)
-      .join('\n')}\n`,
-  );
-  const log4j = join(dataDir, 'log4j2.properties');
-  writeFileSync(
-    log4j,
-    [
-      'appender.file.type=File',
-      'appender.file.name=file',
-      `appender.file.fileName=${join(logDir, 'server.log')}`,
-      'appender.file.layout.type=PatternLayout',
-      'appender.file.layout.pattern=[%d] %p %m (%c)%n',
-      'rootLogger.level=INFO',
-      'rootLogger.appenderRef.file.ref=file',
-      'logger.kafka.name=kafka',
-      'logger.kafka.level=INFO',
-      'logger.apache.name=org.apache',
-      'logger.apache.level=WARN',
-      '',
-    ].join('\n'),
-  );
-  return { properties, log4j };
-}
+const LOG4J_PROPERTIES = (logFile) =>
+  [
+    'appender.file.type=File',
+    'appender.file.name=file',
+    `appender.file.fileName=${logFile}`,
+    'appender.file.layout.type=PatternLayout',
+    'appender.file.layout.pattern=[%d] %p %m (%c)%n',
+    'rootLogger.level=INFO',
+    'rootLogger.appenderRef.file.ref=file',
+    'logger.kafka.name=kafka',
+    'logger.kafka.level=INFO',
+    'logger.apache.name=org.apache',
+    'logger.apache.level=WARN',
+    '',
+  ].join('\n');
 
-function java(args, options = {}) {
-  return spawnSync('java', ['-cp', `${libsDir}/*`, ...args], { encoding: 'utf8', ...options });
-}
-
-function formatStore(properties) {
-  if (existsSync(join(storeDir, 'meta.properties'))) return;
-  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
-  const result = java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties]);
-  if (result.status !== 0)
-    throw new Error(`formatting the KRaft store failed:\n${result.stdout}${result.stderr}`);
-  log(`formatted a KRaft store in ${storeDir}`);
-}
-
-function answers(onPort, timeoutMs = 1_000) {
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function brokerAnswers(onPort, timeoutMs = 1_000) {
   return new Promise((resolvePromise) => {
     const socket = connect({ host: '127.0.0.1', port: onPort });
     const done = (ok) => {
@@ -146,122 +112,191 @@ function answers(onPort, timeoutMs = 1_000) {
   });
 }
 
-function runningPid() {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8'));
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * One single-node broker: its ports and its data directory (store, logs, pid).
+ * The default one (npm start, npm test) comes from the environment; the fault
+ * tests make dedicated ones they can kill and restart.
+ */
+export function createBroker({ port, controllerPort, dataDir, heap = '512m' }) {
+  const pidFile = join(dataDir, 'broker.pid');
+  const logDir = join(dataDir, 'logs');
+  const storeDir = join(dataDir, 'store');
 
-/** Waits until the broker serves metadata (not just accepts TCP), using kafkajs if installed. */
-async function waitUntilReady(pid, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let kafkajs;
-  try {
-    kafkajs = await import('kafkajs');
-  } catch {
-    kafkajs = undefined;
-  }
-  while (Date.now() < deadline) {
-    if (pid !== undefined && !runningPid()) {
-      throw new Error(
-        `the broker exited during start-up; see ${join(logDir, 'server.log')} and ${join(dataDir, 'broker.out')}`,
-      );
-    }
-    if (await answers(port)) {
-      if (!kafkajs) return;
-      const admin = new kafkajs.Kafka({
-        clientId: 'kafka-script',
-        brokers: [`127.0.0.1:${port}`],
-        logLevel: kafkajs.logLevel.NOTHING,
-        retry: { retries: 0 },
-      }).admin();
-      try {
-        await admin.connect();
-        await admin.describeCluster();
-        return;
-      } catch {
-        // Not serving yet.
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no Kafka broker answered on 127.0.0.1:${port} within ${timeoutMs / 1000}s`);
-}
-
-async function start() {
-  if (runningPid() || (await answers(port))) {
-    log(`a broker already answers on 127.0.0.1:${port}`);
-    await waitUntilReady(undefined, 60_000);
-    return;
-  }
-  fetchBroker();
-  const { properties, log4j } = writeConfig();
-  formatStore(properties);
-  const out = openSync(join(dataDir, 'broker.out'), 'a');
-  const child = spawn(
-    'java',
-    [
-      `-Xms${heap}`,
-      `-Xmx${heap}`,
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${log4j}`,
-      `-Dkafka.logs.dir=${logDir}`,
-      '-cp',
-      `${libsDir}/*`,
-      'kafka.Kafka',
+  function writeConfig() {
+    mkdirSync(logDir, { recursive: true });
+    const properties = join(dataDir, 'server.properties');
+    const settings = brokerProperties({ clientPort: port, controlPort: controllerPort, logDirs: storeDir });
+    writeFileSync(
       properties,
-    ],
-    { detached: true, stdio: ['ignore', out, out] },
-  );
-  writeFileSync(pidFile, String(child.pid));
-  child.unref();
-  const started = Date.now();
-  await waitUntilReady(child.pid, 90_000);
-  log(
-    `Apache Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} (pid ${child.pid}, ${Date.now() - started} ms)`,
-  );
-}
-
-async function stop() {
-  const pid = runningPid();
-  if (!pid) {
-    log('no broker started by this script is running');
-    return;
+      `${Object.entries(settings)
+        .map(([key, value]) => `${key}=${value}`)
+        .join('\n')}\n`,
+    );
+    const log4j = join(dataDir, 'log4j2.properties');
+    writeFileSync(log4j, LOG4J_PROPERTIES(join(logDir, 'server.log')));
+    return { properties, log4j };
   }
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && runningPid()) await new Promise((r) => setTimeout(r, 200));
-  if (runningPid()) {
-    log('controlled shutdown timed out; killing the broker');
+
+  function formatStore(properties) {
+    if (existsSync(join(storeDir, 'meta.properties'))) return;
+    const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+    const result = spawnSync(
+      'java',
+      ['-cp', `${libsDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (result.status !== 0)
+      throw new Error(`formatting the KRaft store failed:\n${result.stdout}${result.stderr}`);
+    log(`formatted a KRaft store in ${storeDir}`);
+  }
+
+  function runningPid() {
+    if (!existsSync(pidFile)) return undefined;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until the broker serves metadata (not just accepts TCP), using kafkajs if installed. */
+  async function waitUntilReady(pid, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let kafkajs;
+    try {
+      kafkajs = await import('kafkajs');
+    } catch {
+      kafkajs = undefined;
+    }
+    while (Date.now() < deadline) {
+      if (pid !== undefined && !runningPid()) {
+        throw new Error(
+          `the broker exited during start-up; see ${join(logDir, 'server.log')} and ${join(dataDir, 'broker.out')}`,
+        );
+      }
+      if (await brokerAnswers(port)) {
+        if (!kafkajs) return;
+        const admin = new kafkajs.Kafka({
+          clientId: 'kafka-script',
+          brokers: [`127.0.0.1:${port}`],
+          logLevel: kafkajs.logLevel.NOTHING,
+          retry: { retries: 0 },
+        }).admin();
+        try {
+          await admin.connect();
+          await admin.describeCluster();
+          return;
+        } catch {
+          // Not serving yet.
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`no Kafka broker answered on 127.0.0.1:${port} within ${timeoutMs / 1000}s`);
+  }
+
+  async function start() {
+    if (runningPid() || (await brokerAnswers(port))) {
+      log(`a broker already answers on 127.0.0.1:${port}`);
+      await waitUntilReady(undefined, 60_000);
+      return;
+    }
+    fetchBroker();
+    const { properties, log4j } = writeConfig();
+    formatStore(properties);
+    const out = openSync(join(dataDir, 'broker.out'), 'a');
+    const child = spawn(
+      'java',
+      [
+        `-Xms${heap}`,
+        `-Xmx${heap}`,
+        '-XX:+UseG1GC',
+        '-XX:MaxGCPauseMillis=20',
+        '-Djava.awt.headless=true',
+        `-Dlog4j2.configurationFile=${log4j}`,
+        `-Dkafka.logs.dir=${logDir}`,
+        '-cp',
+        `${libsDir}/*`,
+        'kafka.Kafka',
+        properties,
+      ],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+    writeFileSync(pidFile, String(child.pid));
+    child.unref();
+    const started = Date.now();
+    await waitUntilReady(child.pid, 90_000);
+    log(
+      `Apache Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} (pid ${child.pid}, ${Date.now() - started} ms)`,
+    );
+  }
+
+  async function waitForExit(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && runningPid()) await new Promise((r) => setTimeout(r, 200));
+    return !runningPid();
+  }
+
+  /** Controlled shutdown (SIGTERM), killed after 30 s if it hangs. */
+  async function stop() {
+    const pid = runningPid();
+    if (!pid) {
+      log('no broker started by this script is running');
+      return;
+    }
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitForExit(30_000))) {
+      log('controlled shutdown timed out; killing the broker');
+      process.kill(pid, 'SIGKILL');
+      await waitForExit(10_000);
+    }
+    rmSync(pidFile, { force: true });
+    log('broker stopped');
+  }
+
+  /** The broker dies at once (SIGKILL), as in a crash; its store survives for a restart. */
+  async function kill() {
+    const pid = runningPid();
+    if (!pid) return;
     process.kill(pid, 'SIGKILL');
+    await waitForExit(10_000);
+    rmSync(pidFile, { force: true });
   }
-  rmSync(pidFile, { force: true });
-  log('broker stopped');
+
+  function reset() {
+    if (runningPid()) throw new Error('stop the broker before resetting its data');
+    rmSync(dataDir, { recursive: true, force: true });
+    log(`removed ${dataDir}`);
+  }
+
+  return { port, start, stop, kill, reset, running: () => runningPid() !== undefined };
 }
 
-function reset() {
-  if (runningPid()) throw new Error('stop the broker before resetting its data');
-  rmSync(dataDir, { recursive: true, force: true });
-  log(`removed ${dataDir}`);
-}
+export const brokerPort = Number(process.env.KAFKA_PORT ?? 9092);
+const defaultBroker = createBroker({
+  port: brokerPort,
+  controllerPort: Number(process.env.KAFKA_CONTROLLER_PORT ?? 9093),
+  dataDir: resolve(root, process.env.KAFKA_DATA_DIR ?? '.data/kafka'),
+  heap: process.env.KAFKA_HEAP ?? '512m',
+});
+
+export const startBroker = () => defaultBroker.start();
+export const stopBroker = () => defaultBroker.stop();
 
 const commands = {
   fetch: async () => fetchBroker(),
-  start,
-  stop,
-  reset: async () => reset(),
+  start: () => defaultBroker.start(),
+  stop: () => defaultBroker.stop(),
+  reset: async () => defaultBroker.reset(),
   status: async () => {
-    const up = await answers(port);
-    log(up ? `a broker answers on 127.0.0.1:${port}` : `no broker on 127.0.0.1:${port}`);
+    const up = await brokerAnswers(brokerPort);
+    log(up ? `a broker answers on 127.0.0.1:${brokerPort}` : `no broker on 127.0.0.1:${brokerPort}`);
     process.exitCode = up ? 0 : 1;
   },
   jars: async () => {
@@ -282,5 +317,3 @@ if (isMain) {
     process.exit(1);
   });
 }
-
-export { start as startBroker, stop as stopBroker, answers as brokerAnswers, port as brokerPort };

@@ -53,8 +53,8 @@ export class TopicReader {
   readonly records: ReceivedRecord[] = [];
   private constructor(private readonly consumer: Consumer) {}
 
-  static async open(topic: string): Promise<TopicReader> {
-    const consumer = testKafka.consumer({ groupId: uniqueName('reader'), readUncommitted: false });
+  static async open(topic: string, kafka: Kafka = testKafka): Promise<TopicReader> {
+    const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: false });
     const reader = new TopicReader(consumer);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
