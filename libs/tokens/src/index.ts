@@ -1,4 +1,5 @@
 export * from './jwt/jose-token.signer';
+export * from './jwt/caching-token.verifier';
 export * from './jwt/jose-token.verifier';
 export * from './keys/key-files';
 export * from './keys/rsa-jwk';

@@ -12,6 +12,7 @@ import {
   type SessionTokenIssuer,
   type TokenVerifier,
 } from '@iam/domain';
+import { CachingTokenVerifier } from '@iam/tokens';
 import {
   CLOCK,
   IDS,
@@ -51,7 +52,11 @@ import { RenewTokenController } from './renew-token.controller';
         clock: Clock,
       ) =>
         new RenewTokenUseCase({
-          caller: new CallerAuthenticator(verifier, parseRequirement(config.tokens.renewTokenRequirement)),
+          // Applications present the same token on every call: verify it once per lifetime.
+          caller: new CallerAuthenticator(
+            new CachingTokenVerifier(verifier, clock),
+            parseRequirement(config.tokens.renewTokenRequirement),
+          ),
           verifier,
           sessions,
           roles,

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { TokenRejectedError, type TokenVerifier, type VerifiedToken } from '@iam/domain';
+import { CachingTokenVerifier } from './caching-token.verifier';
+
+const verified = (expiresAt: string): VerifiedToken => ({
+  tokenId: 'j',
+  clientId: 'c',
+  authorities: ['ROLE_CLI-1STPARTY'],
+  sessionId: undefined,
+  userId: undefined,
+  businessId: null,
+  expiresAt: new Date(expiresAt),
+});
+
+function counting(results: Record<string, VerifiedToken>) {
+  const calls: string[] = [];
+  const verifier: TokenVerifier = {
+    async verify(token) {
+      calls.push(token);
+      const result = results[token];
+      if (!result) throw new TokenRejectedError('bad-signature');
+      return result;
+    },
+  };
+  return { verifier, calls };
+}
+
+describe('CachingTokenVerifier', () => {
+  let now = new Date('2026-11-28T10:00:00Z');
+  const clock = { now: () => now };
+
+  it('verifies a token once while it is valid', async () => {
+    const { verifier, calls } = counting({ a: verified('2026-11-28T10:15:00Z') });
+    const caching = new CachingTokenVerifier(verifier, clock);
+    await caching.verify('a');
+    await caching.verify('a');
+    expect(calls).toEqual(['a']);
+  });
+
+  it('verifies again once the token has expired (and the inner verifier decides)', async () => {
+    now = new Date('2026-11-28T10:00:00Z');
+    const { verifier, calls } = counting({ a: verified('2026-11-28T10:15:00Z') });
+    const caching = new CachingTokenVerifier(verifier, clock);
+    await caching.verify('a');
+    now = new Date('2026-11-28T10:15:00Z');
+    await caching.verify('a');
+    expect(calls).toEqual(['a', 'a']);
+  });
+
+  it('never caches a rejection', async () => {
+    const { verifier, calls } = counting({});
+    const caching = new CachingTokenVerifier(verifier, clock);
+    await expect(caching.verify('x')).rejects.toThrow(TokenRejectedError);
+    await expect(caching.verify('x')).rejects.toThrow(TokenRejectedError);
+    expect(calls).toEqual(['x', 'x']);
+  });
+
+  it('evicts the least recently used token beyond its capacity', async () => {
+    now = new Date('2026-11-28T10:00:00Z');
+    const valid = verified('2026-11-28T11:00:00Z');
+    const { verifier, calls } = counting({ a: valid, b: valid, c: valid });
+    const caching = new CachingTokenVerifier(verifier, clock, 2);
+    await caching.verify('a');
+    await caching.verify('b');
+    await caching.verify('a');
+    await caching.verify('c');
+    await caching.verify('a');
+    await caching.verify('b');
+    expect(calls).toEqual(['a', 'b', 'c', 'b']);
+  });
+});

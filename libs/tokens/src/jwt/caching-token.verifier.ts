@@ -1,0 +1,41 @@
+import type { Clock, TokenVerifier, VerifiedToken } from '@iam/domain';
+
+interface Entry {
+  readonly token: VerifiedToken;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * Remembers tokens already verified, until they expire. Meant for callers'
+ * tokens: an application presents the same token on every request for its
+ * whole lifetime, and a verified JWT cannot change. Rejections are not cached
+ * (a retry with a clock within tolerance may pass). Least recently used
+ * entries go first once `maxEntries` is reached.
+ */
+export class CachingTokenVerifier implements TokenVerifier {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly clock: Clock,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async verify(token: string): Promise<VerifiedToken> {
+    const now = this.clock.now().getTime();
+    const cached = this.entries.get(token);
+    if (cached && cached.expiresAtMs > now) {
+      this.entries.delete(token);
+      this.entries.set(token, cached);
+      return cached.token;
+    }
+    if (cached) this.entries.delete(token);
+    const verified = await this.verifier.verify(token);
+    this.entries.set(token, { token: verified, expiresAtMs: verified.expiresAt.getTime() });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    return verified;
+  }
+}
