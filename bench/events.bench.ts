@@ -21,10 +21,10 @@ import { resolve } from 'node:path';
 import { events, publish, type InboundCloudEvent } from '../test/support/events';
 import { loginClient, renewToken } from '../test/support/http';
 import { closeTestProducer, TopicReader, type ReceivedRecord } from '../test/support/kafka';
+import { registerClient } from '../test/support/applications';
 import {
   createDeployment,
   destroyDeployment,
-  runCli,
   ServiceInstance,
   type Deployment,
 } from '../test/support/service';
@@ -111,17 +111,7 @@ async function main(): Promise<void> {
   const service = await ServiceInstance.start(deployment, { discardLogs: true });
   const reader = await TopicReader.open(deployment.topics.sessionUpdates);
   try {
-    const registered = await runCli(deployment, [
-      'client',
-      'create',
-      '--id',
-      CLIENT.id,
-      '--secret',
-      CLIENT.secret,
-      '--roles',
-      'CLI-AUTH-IDENTIFIED,CLI-1STPARTY',
-    ]);
-    if (registered.code !== 0) throw new Error(registered.stderr);
+    await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });
     const caller = (await loginClient(service, CLIENT.id, CLIENT.secret)).accessToken;
 
     const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);

@@ -17,7 +17,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { closeTestProducer } from '../test/support/kafka';
 import { claimsOf, loginClient, renewToken, type TokenResponse } from '../test/support/http';
-import { createDeployment, destroyDeployment, runCli, ServiceInstance } from '../test/support/service';
+import { registerClient } from '../test/support/applications';
+import { createDeployment, destroyDeployment, ServiceInstance } from '../test/support/service';
 import type { LoadPlan, LoadResult } from './load/http-load';
 import { coreCount, cpuSecondsOf, memoryOf } from './support/process-stats';
 import { rsaSigningRatePerCore } from './support/rsa-ceiling';
@@ -39,17 +40,7 @@ async function main(): Promise<void> {
   const deployment = await createDeployment('bench_http', { LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '16' });
   const service = await ServiceInstance.start(deployment, { discardLogs: true });
   try {
-    const registered = await runCli(deployment, [
-      'client',
-      'create',
-      '--id',
-      CLIENT.id,
-      '--secret',
-      CLIENT.secret,
-      '--roles',
-      'CLI-AUTH-IDENTIFIED,CLI-1STPARTY',
-    ]);
-    if (registered.code !== 0) throw new Error(registered.stderr);
+    await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });
     const caller = await loginClient(service, CLIENT.id, CLIENT.secret);
 
     const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
