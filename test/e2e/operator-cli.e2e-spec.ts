@@ -161,29 +161,24 @@ describe('the operator CLI against the running service (e2e)', () => {
     });
 
     it('exits 2 on an unknown command, an unknown flag, a stray argument, a missing option or value', async () => {
-      const top = await cli('--help');
       const listed = DOCUMENTED_COMMANDS;
       const cases: string[][] = [
         ['bogus'],
-        ['sessions', 'purge'],
         ...listed.map((name) => [...name.split(' '), '--no-such-flag']),
         ['client', 'list', 'extra'],
-        ['client', 'create', '--id', 'x'],
-        ['client', 'create', '--id', 'x', '--secret', 'short', '--roles', 'A'],
         ['client', 'create', '--id', 'x', '--secret', 'long-enough-secret-1', '--roles', 'NOT A ROLE'],
         ['sessions', 'list'],
         ['sessions', 'list', '--user'],
-        ['dlq', 'list'],
         ['replay', '--topic', deployment.topics.roleChanges],
-        ['keys', 'list', '--json=yes'],
       ];
       const results = await Promise.all(cases.map((args) => cli(...args)));
       cases.forEach((args, index) => {
         const result = results[index]!;
         expect(result.code, `${args.join(' ')}: ${result.stdout}${result.stderr}`).toBe(ExitCode.Usage);
-        if (args[0] === 'bogus' || (args[0] === 'sessions' && args[1] === 'purge')) {
+        if (args[0] === 'bogus') {
           // Not a command: the command list, to stdout.
-          expect(result.stdout).toBe(top.stdout);
+          expect(result.stdout).toMatch(/^Usage: npm run cli -- <command> \[options\]/);
+          expect(result.stdout).toContain('\nCommands:\n');
         } else {
           expect(result.stderr, args.join(' ')).toMatch(/\(see --help\)\n$/);
           expect(result.stdout, args.join(' ')).toBe('');
@@ -221,7 +216,7 @@ describe('the operator CLI against the running service (e2e)', () => {
     const second = await cli(...create);
     expect(second.code).toBe(ExitCode.Ok);
     expect(second.stdout).toBe(first.stdout);
-    const listing = await cli('client', 'list', '--json');
+    const [listing, table] = await Promise.all([cli('client', 'list', '--json'), cli('client', 'list')]);
     expect(listing.code).toBe(ExitCode.Ok);
     expect(listing.stdout).not.toContain(secret);
     const after = JSON.parse(listing.stdout) as ClientRow[];
@@ -246,7 +241,6 @@ describe('the operator CLI against the running service (e2e)', () => {
       authorities('CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY', 'CLI-PARTNER'),
     );
     expect(login.scope).toEqual(['READ', 'PARTNER']);
-    const table = await cli('client', 'list');
     expect(table.code).toBe(ExitCode.Ok);
     expect(table.stdout).toMatch(/^clientId\s+roles\s+/);
     expect(table.stdout).toContain('cli-partner');
@@ -373,7 +367,13 @@ describe('the operator CLI against the running service (e2e)', () => {
     ]);
 
     // Revoking it again is a usage error (no such live session); revoking all ends the other one.
-    const again = await cli('sessions', 'revoke', '--user', user, '--session', first.claims.sid);
+    const [again, nobody, nobodysSessions] = await Promise.all([
+      cli('sessions', 'revoke', '--user', user, '--session', first.claims.sid),
+      cli('sessions', 'revoke', '--user', 'cli-nobody'),
+      sessionsOf('cli-nobody'),
+    ]);
+    expect([nobody.code, nobody.stdout]).toEqual([ExitCode.Ok, '0 session(s) of user cli-nobody revoked\n']);
+    expect(nobodysSessions).toEqual([]);
     expect(again.code).toBe(ExitCode.Usage);
     expect(again.stderr).toContain(first.claims.sid);
     const all = await cli('sessions', 'revoke', '--user', user);
@@ -387,9 +387,6 @@ describe('the operator CLI against the running service (e2e)', () => {
       cause: { kind: 'operator' },
     });
     await expectAuthMeError(await app2.renewWithToken(second.response.accessToken), 412, 'SESSION_REVOKED');
-    const nobody = await cli('sessions', 'revoke', '--user', 'cli-nobody');
-    expect([nobody.code, nobody.stdout]).toEqual([ExitCode.Ok, '0 session(s) of user cli-nobody revoked\n']);
-    expect(await sessionsOf('cli-nobody')).toEqual([]);
     expect(updates.all().filter(isRevocation(first.claims.sid))).toHaveLength(1);
   });
 
@@ -413,9 +410,11 @@ describe('the operator CLI against the running service (e2e)', () => {
         .map(rowOf);
 
     it('dlq list shows every poison record with its reason and origin, and exits 3', async () => {
-      const empty = await cli('dlq', 'list', '--topic', `${deployment.topics.businessChanges}.dlq`, '--json');
+      const [empty, notDlq] = await Promise.all([
+        cli('dlq', 'list', '--topic', `${deployment.topics.businessChanges}.dlq`, '--json'),
+        cli('dlq', 'list', '--topic', deployment.topics.roleChanges),
+      ]);
       expect([empty.code, JSON.parse(empty.stdout)]).toEqual([ExitCode.Ok, []]);
-      const notDlq = await cli('dlq', 'list', '--topic', deployment.topics.roleChanges);
       expect(notDlq.code).toBe(ExitCode.Usage);
 
       schemaV2 = {
@@ -500,15 +499,16 @@ describe('the operator CLI against the running service (e2e)', () => {
 
       // An id with no dead letter: nothing is published, and the operator is told (exit 3).
       const ghost = randomUUID();
-      const none = await cli('dlq', 'redrive', '--topic', dlqTopic, '--id', ghost);
+      const [none, notDlq] = await Promise.all([
+        cli('dlq', 'redrive', '--topic', dlqTopic, '--id', ghost),
+        cli('dlq', 'redrive', '--topic', deployment.topics.roleChanges),
+      ]);
+      expect(notDlq.code).toBe(ExitCode.Usage);
       expect(none.code).toBe(ExitCode.Attention);
       expect(none.stdout).toBe(
         `redrove 0 dead letter(s) from ${dlqTopic}\nno dead letter with event id: ${ghost}\n`,
       );
       expect(await roleInput.countArrivingWithin(1_500)).toBe(0);
-      expect((await cli('dlq', 'redrive', '--topic', deployment.topics.roleChanges)).code).toBe(
-        ExitCode.Usage,
-      );
     });
   });
 
@@ -622,7 +622,7 @@ describe('the operator CLI against the running service (e2e)', () => {
       await updates.waitFor(isReplayed, 6);
       // The service's own consumer then reads the same records, and knows them: nothing more.
       await waitUntilConsumed(deployment);
-      expect(await updates.reader.countArrivingWithin(2_000)).toBe(0);
+      expect(await updates.reader.countArrivingWithin(1_500)).toBe(0);
       const published = updates.all().filter(isReplayed);
       expect(published).toHaveLength(6);
       expect(
@@ -666,7 +666,7 @@ describe('the operator CLI against the running service (e2e)', () => {
           revoked: 0,
         },
       });
-      expect(await updates.reader.countArrivingWithin(2_000)).toBe(0);
+      expect(await updates.reader.countArrivingWithin(1_500)).toBe(0);
       expect(updates.size).toBe(sizeBefore);
     });
   });

@@ -35,18 +35,37 @@ function instant(value: string | undefined, name: string): Date | undefined {
 
 /** The outbox rows the dry run wrote (visible only inside its transaction), as they would be published. */
 async function outboxWrittenAfter(sql: Sql, baseline: string): Promise<WouldPublish[]> {
-  const rows = await sql.query<{ topic: string; value: Buffer; headers: unknown }>(
+  const rows = await sql.query<{ topic: string; value: Buffer | null; headers: unknown }>(
     'replay-outbox-after',
     'SELECT topic, value, headers FROM outbox WHERE id > $1 ORDER BY id',
     [baseline],
   );
   return rows.map((row) => {
-    const reason = decodeHeaders(row.headers)
+    if (row.value === null)
+      return { topic: row.topic, type: 'dead-letter', deadLetterReason: 'empty-record' };
+    const deadLetterReason = decodeHeaders(row.headers)
       .find(([name]) => name === 'dlq-reason')?.[1]
       .toString();
-    if (reason !== undefined) return { topic: row.topic, type: 'dead-letter', deadLetterReason: reason };
-    const event = JSON.parse(row.value.toString('utf8')) as { type: string; data: Record<string, unknown> };
-    return { topic: row.topic, type: event.type, ...(event.data as Omit<WouldPublish, 'topic' | 'type'>) };
+    if (deadLetterReason !== undefined || row.value === null) {
+      return { topic: row.topic, type: 'dead-letter', deadLetterReason: deadLetterReason ?? 'unknown' };
+    }
+    const event = JSON.parse(row.value.toString('utf8')) as {
+      type: string;
+      data: Omit<WouldPublish, 'topic' | 'type'>;
+    };
+    // Only what describes the change: never the token minted inside the rolled-back transaction.
+    const { sessionId, userId, added, removed, reason, claimsVersion, cause } = event.data;
+    return {
+      topic: row.topic,
+      type: event.type,
+      sessionId,
+      userId,
+      added,
+      removed,
+      reason,
+      claimsVersion,
+      cause,
+    };
   });
 }
 

@@ -23,18 +23,26 @@ export class RenewTokenController {
   @ApiQuery({
     name: 'token',
     required: false,
+    type: String,
     description: "The user's access token or the session's refresh token.",
   })
   @ApiQuery({ name: 'remember-me', required: true, type: Boolean })
   @ApiQuery({
     name: 'clientId',
     required: false,
+    type: String,
     description: 'Client id, after an identity provider login.',
   })
-  @ApiQuery({ name: 'userId', required: false, description: 'User id returned by the identity provider.' })
+  @ApiQuery({
+    name: 'userId',
+    required: false,
+    type: String,
+    description: 'User id returned by the identity provider.',
+  })
   @ApiQuery({
     name: 'businessId',
     required: false,
+    type: String,
     description: 'Switch the session to act for this business.',
   })
   @ApiResponse({ status: 200, type: TokenResponseDto })

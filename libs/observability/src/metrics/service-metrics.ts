@@ -77,8 +77,7 @@ export class ServiceMetrics {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true)
-      collectDefaultMetrics({ register: this.registry, prefix: 'iam_process_' });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'iam_' });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
