@@ -54,6 +54,15 @@ export class InboundRecordProcessor {
     this.logger = rootLogger.child({ component: 'consumer' });
   }
 
+  /**
+   * Between two batches of a fan-out: heartbeat, and on shutdown hand the event
+   * back (it is recorded as applied, so its redelivery resumes the fan-out).
+   */
+  private async betweenBatches(heartbeat: () => Promise<void>): Promise<void> {
+    if (this.shutdown.requested) throw new ProcessingInterruptedError();
+    await heartbeat();
+  }
+
   async process(
     channel: InputChannelName,
     record: InboundRecord,
@@ -87,7 +96,7 @@ export class InboundRecordProcessor {
       }
       logger = logger.child({ eventId: decoded.event.id, eventType: decoded.event.change.type });
       const outcome = await retryTransient(
-        () => this.applyChange.execute(decoded.event, { beforeBatch: heartbeat }),
+        () => this.applyChange.execute(decoded.event, { beforeBatch: () => this.betweenBatches(heartbeat) }),
         { ...retry, logger },
       );
       logger.debug(outcome, 'event applied');
