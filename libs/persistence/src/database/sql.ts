@@ -44,6 +44,12 @@ export class PgSql implements Sql {
   async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let failed = false;
+    // A checked-out client that loses its server emits 'error' (besides failing the query in
+    // flight); with no listener that would crash the process. The failed query reports it.
+    const onConnectionError = () => {
+      failed = true;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const result = await work(new ClientSql(client));
@@ -54,6 +60,7 @@ export class PgSql implements Sql {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      client.off('error', onConnectionError);
       // A connection that failed mid-transaction may be broken: let the pool replace it.
       client.release(failed ? true : undefined);
     }
@@ -71,6 +78,8 @@ export class RolledBackSql extends ClientSql {
 
   static async begin(pool: Pool): Promise<RolledBackSql> {
     const connection = await pool.connect();
+    // A lost connection fails the query in flight; the event itself must not crash the process.
+    connection.on('error', () => undefined);
     await connection.query('BEGIN');
     return new RolledBackSql(connection);
   }
