@@ -26,3 +26,4 @@ export * from './sessions/session-update';
 export * from './tokens/access-token';
 export * from './clients/client-login.use-case';
 export * from './clients/sliding-window-login.throttle';
+export * from './ids';

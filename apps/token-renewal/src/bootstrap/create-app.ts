@@ -63,7 +63,8 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
         app.get(ConsumerState),
       ),
     },
-    { inheritAppConfig: true },
+    // The HTTP exception filter is HTTP's: the consumer reports its own failures (see InboundRecordProcessor).
+    { inheritAppConfig: false },
   );
   return app;
 }

@@ -14,6 +14,7 @@ function clientErrorHandler(error: Error & { code?: string }, socket: Socket): v
   socket.end(
     `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      'cache-control: no-store\r\n' +
       `connection: close\r\n\r\n${body}`,
   );
 }

@@ -1,7 +1,7 @@
 import { Controller, Headers, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
 import { ApiBasicAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ClientLoginUseCase, ErrorCode, unauthenticated } from '@iam/domain';
+import { ClientLoginUseCase, ErrorCode, isValidId, isWellFormedText, unauthenticated } from '@iam/domain';
 import { ServiceMetrics } from '@iam/observability';
 import { noStore } from '../http/no-store';
 import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
@@ -17,7 +17,11 @@ export function basicCredentials(authorization: string | undefined): { clientId:
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0) throw refuse();
-  return { clientId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+  const clientId = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  // A client id that no client can have is refused like a wrong one, before it reaches the database.
+  if (!isValidId(clientId) || !isWellFormedText(secret)) throw refuse();
+  return { clientId, secret };
 }
 
 @ApiTags('Client Identities')

@@ -1,4 +1,4 @@
-import { badRequest, ErrorCode } from '@iam/domain';
+import { badRequest, ErrorCode, isValidId } from '@iam/domain';
 
 export type RawQuery = Record<string, unknown>;
 
@@ -19,6 +19,25 @@ export function optionalParameter(query: RawQuery, name: string): string | undef
   const limit = MAX_LENGTHS[name] ?? DEFAULT_MAX_LENGTH;
   if (value.length > limit)
     throw badRequest(ErrorCode.InvalidParameter, `${name} is longer than ${limit} characters`);
+  return value;
+}
+
+/** A token is printable ASCII (a JWT's base64url segments, or a UUID): nothing else can be one of ours. */
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
+
+export function optionalToken(query: RawQuery, name: string): string | undefined {
+  const value = optionalParameter(query, name);
+  if (value !== undefined && !TOKEN_CHARACTERS.test(value)) {
+    throw badRequest(ErrorCode.InvalidParameter, `${name} contains characters no token has`);
+  }
+  return value;
+}
+
+/** An id parameter follows the same rule as ids in events (no whitespace, control characters or broken Unicode). */
+export function optionalId(query: RawQuery, name: string): string | undefined {
+  const value = optionalParameter(query, name);
+  if (value !== undefined && !isValidId(value))
+    throw badRequest(ErrorCode.InvalidParameter, `${name} is not a valid id`);
   return value;
 }
 

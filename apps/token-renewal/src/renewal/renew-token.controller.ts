@@ -2,7 +2,13 @@ import { Controller, Headers, HttpCode, HttpStatus, Inject, Post, Query, Res } f
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RenewTokenUseCase } from '@iam/domain';
-import { bearerToken, booleanParameter, optionalParameter, type RawQuery } from '../http/query-parameters';
+import {
+  bearerToken,
+  booleanParameter,
+  optionalId,
+  optionalToken,
+  type RawQuery,
+} from '../http/query-parameters';
 import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
 import { noStore } from '../http/no-store';
 
@@ -74,11 +80,11 @@ export class RenewTokenController {
   ): Promise<TokenResponseDto> {
     const result = await this.renewToken.execute({
       callerToken: bearerToken(authorization),
-      token: optionalParameter(query, 'token'),
+      token: optionalToken(query, 'token'),
       rememberMe: booleanParameter(query, 'remember-me'),
-      clientId: optionalParameter(query, 'clientId'),
-      userId: optionalParameter(query, 'userId'),
-      businessId: optionalParameter(query, 'businessId'),
+      clientId: optionalId(query, 'clientId'),
+      userId: optionalId(query, 'userId'),
+      businessId: optionalId(query, 'businessId'),
     });
     noStore(reply);
     return TokenResponseDto.of(result);

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { EventType, type InboundEventTypeName } from '@iam/domain';
+import { parseRfc3339 } from './rfc3339';
+import { EventType, isValidId, isWellFormedText, type InboundEventTypeName } from '@iam/domain';
 
 // Ids are opaque strings (24-hex in AuthMe); anything printable and reasonably short.
 const id = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[^\s\p{Cc}]+$/u, 'must be a non-empty string without whitespace or control characters');
+  .regex(/^[^\s\p{Cc}]+$/u, 'must be a non-empty string without whitespace or control characters')
+  .refine(isValidId, 'must be well-formed Unicode');
 const role = z
   .string()
   .min(1)
@@ -56,18 +58,19 @@ export const CHANGE_SCHEMAS: Record<InboundEventTypeName, { schema: z.ZodType; s
   [EventType.BusinessDeactivated]: { schema: business, subjectField: 'businessId' },
 };
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-
 /** The CloudEvents 1.0 attributes required of every inbound event (structured JSON mode). */
 export const envelopeSchema = z.object({
   specversion: z.literal('1.0'),
   id,
-  source: z.string().min(1).max(1_024),
+  source: z.string().min(1).max(1_024).refine(isWellFormedText, 'must be well-formed Unicode'),
   type: z.string().min(1).max(256),
   time: z
     .string()
-    .regex(RFC3339, 'must be an RFC 3339 timestamp')
-    .refine((time) => !Number.isNaN(Date.parse(time)), 'must be a valid instant'),
+    .regex(
+      /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/,
+      'must be an RFC 3339 timestamp',
+    )
+    .refine((time) => parseRfc3339(time) !== undefined, 'must be a valid instant'),
   subject: id,
   datacontenttype: z.literal('application/json').optional(),
   data: z.record(z.string(), z.unknown()),

@@ -1,6 +1,7 @@
 import { type z } from 'zod';
-import type { Change, ChangeEvent, InboundEventTypeName } from '@iam/domain';
+import { isValidId, type Change, type ChangeEvent, type InboundEventTypeName } from '@iam/domain';
 import { CHANGE_SCHEMAS, envelopeSchema } from './change-event.schema';
+import { parseRfc3339 } from './rfc3339';
 import type { InboundRecord } from './inbound-record';
 import { PoisonReason, type Poison } from './poison-reason';
 
@@ -48,7 +49,9 @@ export function decodeChangeEvent(record: InboundRecord, acceptedTypes: Readonly
     return poison(PoisonReason.NotCloudEvent, 'the value is JSON but not an object');
   }
   const attributes = json as Record<string, unknown>;
-  const eventId = typeof attributes['id'] === 'string' ? attributes['id'] : undefined;
+  // Kept with the dead letter only when it is a usable id (a NUL byte could not even be stored).
+  const rawId = attributes['id'];
+  const eventId = typeof rawId === 'string' && isValidId(rawId) ? rawId : undefined;
   if (attributes['specversion'] === undefined) {
     return poison(PoisonReason.NotCloudEvent, 'specversion is missing', eventId);
   }
@@ -81,7 +84,7 @@ export function decodeChangeEvent(record: InboundRecord, acceptedTypes: Readonly
       id: envelope.data.id,
       source: envelope.data.source,
       subject,
-      time: new Date(envelope.data.time),
+      time: parseRfc3339(envelope.data.time)!,
       timestamp: envelope.data.time,
       change: { type, data: payload.data } as Change,
       origin: record.origin,
