@@ -56,6 +56,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM', 0));
   process.once('SIGINT', () => void stop('SIGINT', 0));
 
+  // Module initialisation (signing keys among it) must finish before the consumer takes a record:
+  // in a hybrid app, starting the microservices does not initialise the modules.
+  await app.init();
   await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.host);
   logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');

@@ -14,7 +14,12 @@ import { ServiceMetrics } from '@iam/observability';
 import { CLOCK, ROOT_LOGGER } from '../infrastructure/tokens';
 import { FatalErrors } from '../lifecycle/fatal-errors';
 import { ShutdownSignal } from '../lifecycle/shutdown-signal';
-import { ProcessingInterruptedError, retryTransient, type RetryPolicy } from './retry-transient';
+import {
+  heartbeatOrHandBack,
+  ProcessingInterruptedError,
+  retryTransient,
+  type RetryPolicy,
+} from './retry-transient';
 
 export const DEAD_LETTER_STORE = Symbol('DEAD_LETTER_STORE');
 
@@ -60,7 +65,7 @@ export class InboundRecordProcessor {
    */
   private async betweenBatches(heartbeat: () => Promise<void>): Promise<void> {
     if (this.shutdown.requested) throw new ProcessingInterruptedError();
-    await heartbeat();
+    await heartbeatOrHandBack(heartbeat, this.logger);
   }
 
   async process(

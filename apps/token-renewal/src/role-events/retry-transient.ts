@@ -6,11 +6,32 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-/** Thrown when shutdown interrupts a retry: the record is handed back uncommitted. */
+/**
+ * Thrown when the record is handed back uncommitted (shutdown, or the group
+ * rebalancing under it): it will be delivered again, here or to another
+ * instance. Not a failure of the service.
+ */
 export class ProcessingInterruptedError extends Error {
-  constructor() {
-    super('processing interrupted by shutdown; the record will be delivered again');
+  constructor(reason = 'shutdown', options?: { cause?: unknown }) {
+    super(`processing interrupted (${reason}); the record will be delivered again`, options);
     this.name = 'ProcessingInterruptedError';
+  }
+}
+
+/**
+ * Heartbeats the consumer group during long work. A rebalance means the
+ * partition may be someone else's now: hand the record back. A broker that is
+ * down cannot take the heartbeat either; that is waited out like any outage.
+ */
+export async function heartbeatOrHandBack(heartbeat: () => Promise<void>, logger: Logger): Promise<void> {
+  try {
+    await heartbeat();
+  } catch (error) {
+    if ((error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS') {
+      throw new ProcessingInterruptedError('rebalance', { cause: error });
+    }
+    if (!isTransientFailure(error)) throw error;
+    logger.debug({ err: error }, 'heartbeat failed while the broker is unavailable');
   }
 }
 
@@ -45,7 +66,7 @@ export async function retryTransient<T>(
       if (!isTransientFailure(error)) throw error;
       options.logger.warn({ err: error, attempt, retryInMs: delay }, 'dependency unavailable; retrying');
       await pause(delay, options.abort);
-      await options.heartbeat();
+      await heartbeatOrHandBack(options.heartbeat, options.logger);
       delay = Math.min(delay * 2, options.policy.maxDelayMs);
     }
   }

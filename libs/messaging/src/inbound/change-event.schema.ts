@@ -2,13 +2,13 @@ import { z } from 'zod';
 import { parseRfc3339 } from './rfc3339';
 import { EventType, isValidId, isWellFormedText, type InboundEventTypeName } from '@iam/domain';
 
-// Ids are opaque strings (24-hex in AuthMe); anything printable and reasonably short.
+// Ids are opaque strings (24-hex in AuthMe): 1–256 characters (code points, as JSON Schema counts
+// them), no whitespace or control characters, well-formed Unicode — the rule HTTP ids follow too.
 const id = z
   .string()
-  .min(1)
-  .max(256)
   .regex(/^[^\s\p{Cc}]+$/u, 'must be a non-empty string without whitespace or control characters')
-  .refine(isValidId, 'must be well-formed Unicode');
+  .refine(isValidId, 'must be 1 to 256 characters of well-formed Unicode')
+  .meta({ minLength: 1, maxLength: 256 });
 const role = z
   .string()
   .min(1)
