@@ -100,6 +100,17 @@ export const environmentSchema = z.object({
 
   FANOUT_BATCH_SIZE: positiveInt.default(500),
   OUTBOX_BATCH_SIZE: positiveInt.default(500),
+  OUTBOX_LINGER: z
+    .string()
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 20ms, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .default(20),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

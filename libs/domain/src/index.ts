@@ -11,6 +11,7 @@ export * from './ports/refresh-token-hasher';
 export * from './renewal/caller-authenticator';
 export * from './renewal/renew-token.command';
 export * from './renewal/renew-token.use-case';
+export * from './renewal/session-with-roles.reader';
 export * from './requirements/requirement-expression';
 export * from './roles/authorities';
 export * from './roles/group-closure';

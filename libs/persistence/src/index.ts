@@ -17,3 +17,4 @@ export * from './sessions/session-rows';
 export * from './clients/prisma-client.registry';
 export * from './changes/pg-change.store';
 export * from './keys/prisma-signing-key.registry';
+export * from './sessions/pg-session-with-roles.reader';

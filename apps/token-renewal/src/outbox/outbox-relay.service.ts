@@ -41,6 +41,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
         progressTopic: relayProgressTopic(config),
         batchSize: config.outbox.batchSize,
         idleWaitMs: OTHER_INSTANCES_POLL_MS,
+        lingerMs: config.outbox.lingerMs,
         retryBackoffMs: { initial: 200, max: 10_000 },
       },
       logger,

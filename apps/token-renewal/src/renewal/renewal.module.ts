@@ -12,6 +12,7 @@ import {
   type SessionTokenIssuer,
   type TokenVerifier,
 } from '@iam/domain';
+import { PgSessionWithRolesReader, type Sql } from '@iam/persistence';
 import { CachingTokenVerifier } from '@iam/tokens';
 import {
   CLOCK,
@@ -20,6 +21,7 @@ import {
   ROLE_SNAPSHOT_LOADER,
   SESSION_REPOSITORY,
   SESSION_TOKEN_ISSUER,
+  SQL,
   TOKEN_VERIFIER,
 } from '../infrastructure/tokens';
 import { sessionPolicy } from '../sessions/sessions.module';
@@ -40,6 +42,7 @@ import { RenewTokenController } from './renew-token.controller';
         REFRESH_TOKEN_HASHER,
         IDS,
         CLOCK,
+        SQL,
       ],
       useFactory: (
         config: AppConfig,
@@ -50,8 +53,10 @@ import { RenewTokenController } from './renew-token.controller';
         refreshTokens: RefreshTokenHasher,
         ids: IdGenerator,
         clock: Clock,
+        sql: Sql,
       ) =>
         new RenewTokenUseCase({
+          sessionWithRoles: new PgSessionWithRolesReader(sql),
           // Applications present the same token on every call: verify it once per lifetime.
           caller: new CallerAuthenticator(
             new CachingTokenVerifier(verifier, clock),

@@ -4,6 +4,7 @@ import type { IdGenerator } from '../ports/id-generator';
 import type { RefreshTokenHasher } from '../ports/refresh-token-hasher';
 import type { AuthLevel } from '../roles/authorities';
 import { resolveAuthorities } from '../roles/resolve-authorities';
+import type { RoleSnapshot } from '../roles/role-snapshot';
 import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
 import { revocation } from '../sessions/revoke-session';
 import { isLive, RevocationReason, type Session } from '../sessions/session';
@@ -15,6 +16,7 @@ import type { TokenVerifier, VerifiedToken } from '../tokens/access-token';
 import type { CallerAuthenticator } from './caller-authenticator';
 import { verifyOr } from './caller-authenticator';
 import type { RenewTokenCommand, RenewTokenResult } from './renew-token.command';
+import { sessionWithRolesFrom, type SessionWithRolesReader } from './session-with-roles.reader';
 
 export interface RenewTokenSettings {
   readonly policy: SessionPolicy;
@@ -25,6 +27,8 @@ export interface RenewTokenSettings {
 
 export interface RenewTokenDependencies {
   readonly caller: CallerAuthenticator;
+  /** One read for the session and its subject's role facts; by default the two ports side by side. */
+  readonly sessionWithRoles?: SessionWithRolesReader;
   readonly verifier: TokenVerifier;
   readonly sessions: SessionRepository;
   readonly roles: RoleSnapshotLoader;
@@ -38,6 +42,8 @@ export interface RenewTokenDependencies {
 /** Where the renewal starts from: an existing session, or a new one (identity-provider case). */
 interface Target {
   readonly session: Session | null;
+  /** Already read together with the session, when the subject was known before (access token). */
+  readonly snapshot?: RoleSnapshot;
   readonly userId: string;
   readonly clientId: string;
   readonly businessId: string | null;
@@ -55,7 +61,11 @@ const MAX_ATTEMPTS = 5;
  * end in one signed token, one session write and one published update.
  */
 export class RenewTokenUseCase {
-  constructor(private readonly deps: RenewTokenDependencies) {}
+  private readonly sessionWithRoles: SessionWithRolesReader;
+
+  constructor(private readonly deps: RenewTokenDependencies) {
+    this.sessionWithRoles = deps.sessionWithRoles ?? sessionWithRolesFrom(deps.sessions, deps.roles);
+  }
 
   async execute(command: RenewTokenCommand): Promise<RenewTokenResult> {
     const caller = await this.deps.caller.authenticate(command.callerToken);
@@ -78,7 +88,7 @@ export class RenewTokenUseCase {
     if (session) assertLive(session, now);
     await this.assertCallerSessionLive(caller, session, now);
 
-    const snapshot = await this.deps.roles.load([{ userId, clientId, businessId }]);
+    const snapshot = target.snapshot ?? (await this.deps.roles.load([{ userId, clientId, businessId }]));
     if (snapshot.user(userId)?.locked) throw preconditionFailed(ErrorCode.UserLocked, 'the user is locked');
     if (businessId !== null && !snapshot.canActFor(businessId, userId)) {
       throw preconditionFailed(ErrorCode.NotABusinessMember, 'the user does not belong to that business');
@@ -154,21 +164,21 @@ export class RenewTokenUseCase {
       throw unauthenticated(ErrorCode.InvalidToken, 'token is not a user token');
     }
     assertCallerMayRenew(caller, user.clientId, user.userId);
-    const session = await this.deps.sessions.findById(user.sessionId);
+    // The session acts for the token's business: a token from AuthMe's promotion process that
+    // carries another business than the session switches the session to it.
+    const businessId = command.businessId ?? user.businessId;
+    const { session, snapshot } = await this.sessionWithRoles.read(user.sessionId, {
+      userId: user.userId,
+      clientId: user.clientId,
+      businessId,
+    });
     if (!session)
       throw preconditionFailed(ErrorCode.SessionNotFound, 'the session of this token does not exist');
     if (session.userId !== user.userId || session.clientId !== user.clientId) {
       throw unauthenticated(ErrorCode.InvalidToken, 'token does not match its session');
     }
     assertMatches(command, session);
-    // The session acts for the token's business: a token from AuthMe's promotion process that
-    // carries another business than the session switches the session to it.
-    return {
-      session,
-      userId: session.userId,
-      clientId: session.clientId,
-      businessId: command.businessId ?? user.businessId,
-    };
+    return { session, snapshot, userId: session.userId, clientId: session.clientId, businessId };
   }
 
   private async locateByRefreshToken(

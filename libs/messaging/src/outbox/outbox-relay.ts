@@ -13,6 +13,11 @@ export interface OutboxRelayOptions {
   readonly batchSize: number;
   /** How often an idle relay looks for messages other instances wrote (its own wake it at once). */
   readonly idleWaitMs: number;
+  /**
+   * After a batch smaller than `batchSize`, wait this long for more before the next one: a Kafka
+   * transaction costs the same for one message as for hundreds (Kafka's own linger.ms).
+   */
+  readonly lingerMs: number;
   readonly retryBackoffMs: { readonly initial: number; readonly max: number };
 }
 
@@ -112,6 +117,8 @@ export class OutboxRelay {
       // progress committed with ours covers only batches that really reached Kafka.
       await this.settlePending(producer, fencedAt, batch.batchId);
       await this.publish(producer, batch);
+      if (batch.messages.length < this.options.batchSize)
+        await sleep(this.options.lingerMs, this.abort.signal);
     }
   }
 

@@ -3,13 +3,13 @@ import {
   memberKey,
   membershipKey,
   type GroupMemberType,
-  type Principal,
   type RoleSnapshotLoader,
+  type Subject,
 } from '@iam/domain';
 import type { Sql } from '../database/sql';
 import { LOAD_ROLE_SNAPSHOT } from './role-snapshot.sql';
 
-interface SnapshotRow {
+export interface SnapshotRow {
   users: Array<{ id: string; locked: boolean; roles: string[] }>;
   clients: Array<{ id: string; service_id: string; scopes: string[]; roles: string[] }>;
   businesses: Array<{ id: string; active: boolean; roles: string[] }>;
@@ -18,54 +18,65 @@ interface SnapshotRow {
   groups: Array<{ id: string; roles: string[]; depends_on: string[] }>;
 }
 
-type Subject = Pick<Principal, 'userId' | 'clientId' | 'businessId'>;
-
 const unique = (values: Iterable<string>): string[] => [...new Set(values)];
+
+/** Turns the snapshot query's row into the domain's RoleSnapshot. */
+export function toRoleSnapshot(row: SnapshotRow): RoleSnapshot {
+  const groupsOfMember = new Map<string, string[]>();
+  for (const member of row.direct) {
+    const key = memberKey(member.member_type, member.member_id);
+    groupsOfMember.set(key, [...(groupsOfMember.get(key) ?? []), member.group_id]);
+  }
+  return new RoleSnapshot({
+    users: new Map(row.users.map((user) => [user.id, { locked: user.locked, roles: user.roles }])),
+    clients: new Map(
+      row.clients.map((client) => [
+        client.id,
+        { roles: client.roles, serviceId: client.service_id, scopes: client.scopes },
+      ]),
+    ),
+    businesses: new Map(
+      row.businesses.map((business) => [business.id, { active: business.active, roles: business.roles }]),
+    ),
+    memberships: new Map(
+      row.memberships.map((membership) => [
+        membershipKey(membership.business_id, membership.user_id),
+        membership.roles,
+      ]),
+    ),
+    groupsOfMember,
+    groups: new Map(
+      row.groups.map((group) => [group.id, { roles: group.roles, dependsOn: group.depends_on }]),
+    ),
+  });
+}
+
+/** The query's parameters for a batch of subjects ($1–$5). */
+export function snapshotParameters(subjects: readonly Subject[]): unknown[] {
+  const acting = subjects.filter((subject) => subject.businessId !== null);
+  const pairs = unique(acting.map((subject) => membershipKey(subject.businessId!, subject.userId))).map(
+    (key) => key.split('\u0000'),
+  );
+  return [
+    unique(subjects.map((subject) => subject.userId)),
+    unique(subjects.map((subject) => subject.clientId)),
+    unique(acting.map((subject) => subject.businessId!)),
+    pairs.map(([businessId]) => businessId),
+    pairs.map(([, userId]) => userId),
+  ];
+}
 
 /** Loads the role facts of a batch of principals with one statement. */
 export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
   constructor(private readonly sql: Sql) {}
 
   async load(subjects: readonly Subject[]): Promise<RoleSnapshot> {
-    const acting = subjects.filter((subject) => subject.businessId !== null);
-    const pairs = unique(acting.map((subject) => membershipKey(subject.businessId!, subject.userId))).map(
-      (key) => key.split('\u0000'),
+    const [row] = await this.sql.query<SnapshotRow>(
+      'role-snapshot',
+      LOAD_ROLE_SNAPSHOT,
+      snapshotParameters(subjects),
     );
-    const [row] = await this.sql.query<SnapshotRow>('role-snapshot', LOAD_ROLE_SNAPSHOT, [
-      unique(subjects.map((subject) => subject.userId)),
-      unique(subjects.map((subject) => subject.clientId)),
-      unique(acting.map((subject) => subject.businessId!)),
-      pairs.map(([businessId]) => businessId),
-      pairs.map(([, userId]) => userId),
-    ]);
     if (!row) throw new Error('the role snapshot query returned no row');
-
-    const groupsOfMember = new Map<string, string[]>();
-    for (const member of row.direct) {
-      const key = memberKey(member.member_type, member.member_id);
-      groupsOfMember.set(key, [...(groupsOfMember.get(key) ?? []), member.group_id]);
-    }
-    return new RoleSnapshot({
-      users: new Map(row.users.map((user) => [user.id, { locked: user.locked, roles: user.roles }])),
-      clients: new Map(
-        row.clients.map((client) => [
-          client.id,
-          { roles: client.roles, serviceId: client.service_id, scopes: client.scopes },
-        ]),
-      ),
-      businesses: new Map(
-        row.businesses.map((business) => [business.id, { active: business.active, roles: business.roles }]),
-      ),
-      memberships: new Map(
-        row.memberships.map((membership) => [
-          membershipKey(membership.business_id, membership.user_id),
-          membership.roles,
-        ]),
-      ),
-      groupsOfMember,
-      groups: new Map(
-        row.groups.map((group) => [group.id, { roles: group.roles, dependsOn: group.depends_on }]),
-      ),
-    });
+    return toRoleSnapshot(row);
   }
 }

@@ -7,7 +7,7 @@
  *
  * $1 user ids, $2 client ids, $3 business ids, $4/$5 membership pairs (business, user).
  */
-export const LOAD_ROLE_SNAPSHOT = `
+const ROLE_FACTS = `
 WITH RECURSIVE
 u AS (
   SELECT u.id, u.locked,
@@ -52,11 +52,23 @@ g AS (
          ARRAY(SELECT gd.depends_on_group_id FROM group_dependencies gd
                WHERE gd.group_id = r.group_id AND gd.present) AS depends_on
   FROM reach r
-)
-SELECT
+)`;
+
+const ROLE_FACTS_COLUMNS = `
   (SELECT COALESCE(json_agg(u), '[]') FROM u) AS users,
   (SELECT COALESCE(json_agg(c), '[]') FROM c) AS clients,
   (SELECT COALESCE(json_agg(b), '[]') FROM b) AS businesses,
   (SELECT COALESCE(json_agg(m), '[]') FROM m) AS memberships,
   (SELECT COALESCE(json_agg(direct), '[]') FROM direct) AS direct,
   (SELECT COALESCE(json_agg(g), '[]') FROM g) AS groups`;
+
+export const LOAD_ROLE_SNAPSHOT = `${ROLE_FACTS}
+SELECT ${ROLE_FACTS_COLUMNS}`;
+
+/**
+ * The same, plus one session ($6) as JSON: the renewal with an access token
+ * knows its subject from the token, so it reads both in one round trip.
+ */
+export const LOAD_SESSION_WITH_ROLE_SNAPSHOT = (sessionColumns: string) => `${ROLE_FACTS}
+SELECT ${ROLE_FACTS_COLUMNS},
+  (SELECT row_to_json(x) FROM (SELECT ${sessionColumns} FROM sessions s WHERE s.id = $6::uuid) x) AS session`;
