@@ -48,18 +48,16 @@ interface Update {
   data: { sessionId: string; cause: { kind: string; eventId?: string } };
 }
 
-/** Session updates caused by the given event ids, as they become readable. */
+/** Session updates caused by events, with when this process could read them. */
 function causedBy(records: readonly ReceivedRecord[], from: number): Array<{ eventId: string; at: number }> {
   const caused: Array<{ eventId: string; at: number }> = [];
   for (let i = from; i < records.length; i += 1) {
     const update = JSON.parse(records[i]!.value!.toString()) as Update;
     if (update.data.cause.kind === 'event')
-      caused.push({ eventId: update.data.cause.eventId!, at: receivedAt[i]! });
+      caused.push({ eventId: update.data.cause.eventId!, at: records[i]!.receivedAt });
   }
   return caused;
 }
-
-const receivedAt: number[] = [];
 
 async function openSessions(
   service: ServiceInstance,
