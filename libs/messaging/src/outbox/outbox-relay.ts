@@ -130,7 +130,20 @@ export class OutboxRelay {
    */
   private async fence(producer: Producer): Promise<bigint> {
     const transaction = await producer.transaction();
-    await transaction.abort();
+    try {
+      // An offset read without `require_stable` (kafkajs speaks OffsetFetch ≤ v4) is served from
+      // the group coordinator's replicated state, which can trail the commit markers of the
+      // transaction that just ended — after a broker crash that returned the batch before a
+      // committed one, and the relay sent it twice. A write to the same coordinator completes
+      // only once everything appended before it is replicated, so this probe (never committed)
+      // makes the read below see the last batch that reached Kafka.
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.progressGroupId,
+        topics: [{ topic: this.options.progressTopic, partitions: [{ partition: 0, offset: '0' }] }],
+      });
+    } finally {
+      await transaction.abort();
+    }
     return this.lastCommittedBatch();
   }
 
