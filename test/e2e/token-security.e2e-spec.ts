@@ -1,25 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginClient, renewToken } from '../support/http';
-import {
-  decodeJwt,
-  forgeJwt,
-  freshRsaKey,
-  hmacSigner,
-  nowSeconds,
-  publicKeyPem,
-  readSigningKeys,
-  rsaSigner,
-  type DecodedJwt,
-  type JsonWebKeySet,
-  type SigningKeyOnDisk,
-} from '../support/jwt';
+import { FORGERIES, type ForgeryMaterial } from '../support/forgeries';
+import { decodeJwt, forgeJwt, readSigningKeys, rsaSigner, type JsonWebKeySet } from '../support/jwt';
 import { authMeId, expectAuthMeError, KEYS_PATH, registerClient, renewOk, sleep } from '../support/renewal';
 import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
 
 /**
- * The forged and misused token corpus: every token that is not exactly one of
- * ours, or is ours but presented by the wrong party, is refused with its
- * documented status and an AuthMe error body, as the caller and as `token`.
+ * The forged and misused token corpus (test/support/forgeries.ts, shared with
+ * the hostile-input suite): every token that is not exactly one of ours, or is
+ * ours but presented by the wrong party, is refused with its documented status
+ * and an AuthMe error body, as the caller and as `token`.
  */
 
 const FIRST_PARTY = ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY'];
@@ -28,114 +18,10 @@ const B = { id: 'app-b', secret: 'app-b-secret-0123456789' };
 const THIRD_PARTY = { id: 'app-3p', secret: 'app-3p-secret-0123456789' };
 const REUSE_GRACE_MS = 1_000;
 
-interface Material {
-  readonly user: DecodedJwt;
-  readonly jwk: Record<string, unknown>;
-  readonly signingKey: SigningKeyOnDisk;
-}
-
-/** Each forgery starts from a real user token of client A: same claims, something wrong. */
-const CORPUS: Array<{ name: string; forge: (m: Material) => string }> = [
-  {
-    name: 'alg none, no signature',
-    forge: ({ user }) => forgeJwt({ ...user.header, alg: 'none' }, user.payload, null),
-  },
-  {
-    name: 'alg "None", the original signature kept',
-    forge: ({ user }) =>
-      `${forgeJwt({ ...user.header, alg: 'None' }, user.payload, null)}${user.signature.toString('base64url')}`,
-  },
-  {
-    name: 'HS512 keyed with the public key as PEM text',
-    forge: ({ user, jwk }) =>
-      forgeJwt({ ...user.header, alg: 'HS512' }, user.payload, hmacSigner('sha512', publicKeyPem(jwk))),
-  },
-  {
-    name: 'HS512 keyed with the bytes of the JWK modulus n',
-    forge: ({ user, jwk }) =>
-      forgeJwt(
-        { ...user.header, alg: 'HS512' },
-        user.payload,
-        hmacSigner('sha512', Buffer.from(jwk.n as string, 'base64url')),
-      ),
-  },
-  {
-    name: 'RS256 signed with the real private key',
-    forge: ({ user, signingKey }) =>
-      forgeJwt({ ...user.header, alg: 'RS256' }, user.payload, rsaSigner('sha256', signingKey.privateKey)),
-  },
-  {
-    name: 'an unknown kid (a fresh key)',
-    forge: ({ user }) => {
-      const fresh = freshRsaKey();
-      return forgeJwt(
-        { ...user.header, kid: fresh.kid },
-        user.payload,
-        rsaSigner('sha512', fresh.privateKey),
-      );
-    },
-  },
-  {
-    name: 'the real kid over a fresh key',
-    forge: ({ user }) => forgeJwt(user.header, user.payload, rsaSigner('sha512', freshRsaKey().privateKey)),
-  },
-  {
-    name: 'no kid',
-    forge: ({ user, signingKey }) => {
-      const { kid: _kid, ...header } = user.header;
-      return forgeJwt(header, user.payload, rsaSigner('sha512', signingKey.privateKey));
-    },
-  },
-  {
-    name: 'expired an hour ago',
-    forge: ({ user, signingKey }) => {
-      const now = nowSeconds();
-      return forgeJwt(
-        user.header,
-        { ...user.payload, iat: now - 7_200, nbf: now - 7_200, exp: now - 3_600 },
-        rsaSigner('sha512', signingKey.privateKey),
-      );
-    },
-  },
-  {
-    name: 'not valid before an hour from now',
-    forge: ({ user, signingKey }) => {
-      const now = nowSeconds();
-      return forgeJwt(
-        user.header,
-        { ...user.payload, iat: now, nbf: now + 3_600, exp: now + 7_200 },
-        rsaSigner('sha512', signingKey.privateKey),
-      );
-    },
-  },
-  {
-    name: 'another issuer',
-    forge: ({ user, signingKey }) =>
-      forgeJwt(
-        user.header,
-        { ...user.payload, iss: 'https://attacker.example/iam' },
-        rsaSigner('sha512', signingKey.privateKey),
-      ),
-  },
-  {
-    name: 'a tampered payload (authorities changed) under the original signature',
-    forge: ({ user }) => {
-      const [header] = user.signingInput.split('.') as [string];
-      const payload = Buffer.from(
-        JSON.stringify({
-          ...user.payload,
-          authorities: [...(user.payload.authorities as string[]), 'ROLE_ADMIN'],
-        }),
-      ).toString('base64url');
-      return `${header}.${payload}.${user.signature.toString('base64url')}`;
-    },
-  },
-];
-
 describe('forged and misused tokens (e2e)', () => {
   let deployment: Deployment;
   let service: ServiceInstance;
-  let material: Material;
+  let material: ForgeryMaterial;
   const tokens = {} as Record<'appA' | 'appB' | 'app3p' | 'userA1' | 'userA2', string>;
   let refreshA1: string;
   const user1 = authMeId();
@@ -183,7 +69,7 @@ describe('forged and misused tokens (e2e)', () => {
     await renewOk(service, tokens.appA, { token: genuine, 'remember-me': 'true' });
   });
 
-  describe.each(CORPUS)('a token with $name', ({ forge }) => {
+  describe.each(FORGERIES)('a token with $name', ({ forge }) => {
     it('is refused as the caller: 401 INVALID_CALLER_TOKEN', async () => {
       const forged = forge(material);
       await expectAuthMeError(

@@ -25,7 +25,7 @@ import {
 } from '../support/renewal';
 import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
 import { classifyRecord, type TopicKind } from './support/hostile-cloudevent-oracle';
-import { FORGERIES, type ForgeryMaterial } from './support/hostile-forgeries';
+import { FORGERIES, type ForgeryMaterial } from '../support/forgeries';
 import {
   buildRequest,
   describeCase,

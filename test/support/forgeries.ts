@@ -9,7 +9,7 @@ import {
   rsaSigner,
   type DecodedJwt,
   type SigningKeyOnDisk,
-} from '../../support/jwt';
+} from './jwt';
 
 /** What a forger starts from: a real user token of ours, the published JWK, and (disk access) the signing key. */
 export interface ForgeryMaterial {
