@@ -5,6 +5,7 @@ import { events, publish, type InboundCloudEvent } from '../support/events';
 import { closeTestProducer, testKafka } from '../support/kafka';
 import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
 import { SessionUpdateLog, waitUntilConsumed, type TokenRenewedData } from '../support/session-updates';
+import { seededRandom } from '../support/seeded-random';
 
 const BASE_ROLES = ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY', 'AUTH-BASIC'];
 const USERS = Array.from({ length: 40 }, (_, i) => `scale-user-${String(i).padStart(2, '0')}`);
@@ -13,18 +14,6 @@ const GROUPS = ['scale-g1', 'scale-g2', 'scale-g3'];
 const groupRole = (groupId: string) => `ROLE-OF-${groupId.toUpperCase()}`;
 const STREAM_LENGTH = 400;
 const CHUNK = 50;
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed exactly. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface AppliedLine {
   topic: string;
@@ -119,7 +108,7 @@ describe('two instances share the work and hand it over (e2e)', () => {
     );
 
     // The stream, and the facts it leaves behind (per subject in order; subjects are independent).
-    const next = random(20_260_101);
+    const next = seededRandom(20_260_101);
     const userRoles = new Map(USERS.map((user) => [user, new Set<string>()]));
     const memberships = new Map(GROUPS.map((groupId) => [groupId, new Set<string>()]));
     const stream: InboundCloudEvent[] = [];

@@ -14,6 +14,7 @@ import {
   type Classification,
   type TopicKind,
 } from './support/hostile-cloudevent-oracle';
+import { seededRandom } from '../support/seeded-random';
 
 /**
  * Fuzzed records on both input topics, interleaved with good events that
@@ -32,18 +33,6 @@ const LIVE_USERS = 8;
 const GOOD_ROLE_EVENTS = 120;
 const GOOD_BUSINESS_EVENTS = 40;
 const PROBE = 'x-probe';
-
-/** A small deterministic PRNG (mulberry32) for interleaving and keys. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Bad {
   readonly topic: TopicKind;
@@ -263,7 +252,7 @@ function badRecords(seed: number): Bad[] {
   const sample = <T>(arb: fc.Arbitrary<T>, count: number, offset: number) =>
     fc.sample(arb, { numRuns: count, seed: seed + offset });
   const keyChoices: Array<Bad['keyChoice']> = ['live', 'live', 'subject', 'none', 'random'];
-  const pick = prng(seed);
+  const pick = seededRandom(seed);
   const keyChoice = () => keyChoices[Math.floor(pick() * keyChoices.length)]!;
   const topicOf = () => (pick() < 0.7 ? 'role' : 'business') as TopicKind;
 
@@ -454,7 +443,7 @@ describe('hostile records on the input topics, fuzzed (resilience)', () => {
 
   it('dead-letters every fuzzed record exactly once with the predicted reason, and applies every good event between them', async () => {
     const started = performance.now();
-    const pick = prng(SEED ^ 0x5eed);
+    const pick = seededRandom(SEED ^ 0x5eed);
 
     // Good events and their expected authorities (an independent model of each session).
     const held = new Map<string, Set<string>>([...liveUsers, business].map((id) => [id, new Set<string>()]));

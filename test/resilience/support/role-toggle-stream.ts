@@ -1,20 +1,9 @@
 import { authorities } from '../../support/applications';
 import { events, type InboundCloudEvent } from '../../support/events';
+import { seededRandom } from '../../support/seeded-random';
 
 /** What every session of the fault tests carries besides the user's own roles: client roles and auth level. */
 export const BASE_ROLES = ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY', 'AUTH-BASIC'] as const;
-
-/** A small deterministic PRNG (mulberry32), so a failing stream can be replayed exactly. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** One step of a user's expected history: the event, and the authorities every session of the user has after it. */
 export interface ExpectedStep {
@@ -52,7 +41,7 @@ export function roleToggleStream(options: {
   length: number;
   seed: number;
 }): RoleToggleStream {
-  const next = random(options.seed);
+  const next = seededRandom(options.seed);
   const initial = authorities(...BASE_ROLES);
   const model = new Map<string, UserModel>(
     options.users.map((user) => [user, { steps: [], roles: new Set<string>(), initial, final: initial }]),
