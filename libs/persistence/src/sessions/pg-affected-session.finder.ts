@@ -2,27 +2,105 @@ import type { AffectedSessionFinder, ChangeScope, Session } from '@iam/domain';
 import type { Sql } from '../database/sql';
 import { SESSION_COLUMNS, toSession, type SessionRow } from './session-rows';
 
+/** One way a session can be in a scope: an index lookup on sessions. */
+interface ScopeBranch {
+  readonly key: string;
+  readonly applies: (scope: ChangeScope) => boolean;
+  /** Its placeholders are numbered from `first`; `values` gives one value for each. */
+  readonly sql: (first: number) => string;
+  readonly values: (scope: ChangeScope) => unknown[];
+  readonly arity: number;
+}
+
+const BRANCHES: readonly ScopeBranch[] = [
+  {
+    key: 'u',
+    applies: (scope) => scope.userIds.length > 0,
+    sql: (n) => `SELECT id FROM sessions WHERE user_id = ANY($${n}::text[])`,
+    values: (scope) => [scope.userIds],
+    arity: 1,
+  },
+  {
+    key: 'b',
+    applies: (scope) => scope.businessIds.length > 0,
+    sql: (n) => `SELECT id FROM sessions WHERE business_id = ANY($${n}::text[])`,
+    values: (scope) => [scope.businessIds],
+    arity: 1,
+  },
+  {
+    key: 'c',
+    applies: (scope) => scope.clientIds.length > 0,
+    sql: (n) => `SELECT id FROM sessions WHERE client_id = ANY($${n}::text[])`,
+    values: (scope) => [scope.clientIds],
+    arity: 1,
+  },
+  {
+    key: 's',
+    applies: (scope) => scope.serviceIds.length > 0,
+    sql: (n) => `SELECT x.id FROM sessions x JOIN clients c ON c.id = x.client_id
+                 WHERE COALESCE(c.service_id, c.id) = ANY($${n}::text[])`,
+    values: (scope) => [scope.serviceIds],
+    arity: 1,
+  },
+  {
+    key: 'm',
+    applies: (scope) => scope.memberships.length > 0,
+    sql: (n) => `SELECT x.id FROM sessions x
+                 JOIN unnest($${n}::text[], $${n + 1}::text[]) AS m(business_id, user_id)
+                   ON x.business_id = m.business_id AND x.user_id = m.user_id`,
+    values: (scope) => [
+      scope.memberships.map((membership) => membership.businessId),
+      scope.memberships.map((membership) => membership.userId),
+    ],
+    arity: 2,
+  },
+];
+
+interface Statement {
+  readonly name: string;
+  readonly text: string;
+  readonly branches: readonly ScopeBranch[];
+}
+
 /**
- * Live sessions in a change's scope, a page at a time in id order. Each branch
- * of the union is an index lookup, so a scope of a few users stays cheap however
- * many sessions the table holds.
+ * Live sessions in the scope, a page at a time in id order. The statement
+ * holds only the branches the scope uses: with all five, the planner priced
+ * the unused ones (a service's clients → every session of them) as thousands
+ * of rows and walked the whole sessions table in id order to merge with them —
+ * 50 ms for one user's sessions among 50,000, against well under 1 ms now.
  */
-const FIND_AFFECTED = `
+function statementFor(branches: readonly ScopeBranch[]): Statement {
+  let next = 1;
+  const lookups = branches.map((branch) => {
+    const sql = branch.sql(next);
+    next += branch.arity;
+    return sql;
+  });
+  const text = `
 SELECT ${SESSION_COLUMNS}
 FROM sessions s
-WHERE s.id IN (
-    SELECT id FROM sessions WHERE user_id = ANY($1::text[])
-    UNION SELECT id FROM sessions WHERE business_id = ANY($2::text[])
-    UNION SELECT id FROM sessions WHERE client_id = ANY($3::text[])
-    UNION SELECT x.id FROM sessions x JOIN clients c ON c.id = x.client_id
-          WHERE COALESCE(c.service_id, c.id) = ANY($4::text[])
-    UNION SELECT x.id FROM sessions x
-          JOIN unnest($5::text[], $6::text[]) AS m(business_id, user_id)
-            ON x.business_id = m.business_id AND x.user_id = m.user_id)
-  AND s.status = 'ACTIVE' AND s.expires_at > $7
-  AND ($8::uuid IS NULL OR s.id > $8::uuid)
+WHERE s.id IN (${lookups.join('\n    UNION ')})
+  AND s.status = 'ACTIVE' AND s.expires_at > $${next}
+  AND ($${next + 1}::uuid IS NULL OR s.id > $${next + 1}::uuid)
 ORDER BY s.id
-LIMIT $9`;
+LIMIT $${next + 2}`;
+  return { name: `sessions-affected-${branches.map((branch) => branch.key).join('')}`, text, branches };
+}
+
+/** One prepared statement per combination of branches (at most 31), built on first use. */
+const statements = new Map<string, Statement>();
+
+function statementForScope(scope: ChangeScope): Statement | null {
+  const branches = BRANCHES.filter((branch) => branch.applies(scope));
+  if (branches.length === 0) return null;
+  const key = branches.map((branch) => branch.key).join('');
+  let statement = statements.get(key);
+  if (!statement) {
+    statement = statementFor(branches);
+    statements.set(key, statement);
+  }
+  return statement;
+}
 
 export class PgAffectedSessionFinder implements AffectedSessionFinder {
   constructor(private readonly sql: Sql) {}
@@ -33,13 +111,10 @@ export class PgAffectedSessionFinder implements AffectedSessionFinder {
     limit: number,
     now: Date,
   ): Promise<Session[]> {
-    const rows = await this.sql.query<SessionRow>('sessions-affected', FIND_AFFECTED, [
-      scope.userIds,
-      scope.businessIds,
-      scope.clientIds,
-      scope.serviceIds,
-      scope.memberships.map((membership) => membership.businessId),
-      scope.memberships.map((membership) => membership.userId),
+    const statement = statementForScope(scope);
+    if (!statement) return [];
+    const rows = await this.sql.query<SessionRow>(statement.name, statement.text, [
+      ...statement.branches.flatMap((branch) => branch.values(scope)),
       now,
       afterSessionId,
       limit,
