@@ -105,6 +105,8 @@ async function main(): Promise<void> {
     DATABASE_POOL_SIZE: '16',
     KAFKA_TOPIC_PARTITIONS: '8',
     SESSION_UPDATE_PLAINTEXT: 'false',
+    // The relay's linger is the knob between broker work per update and latency (README, Benchmarks).
+    ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),
   });
   const service = await ServiceInstance.start(deployment, { discardLogs: true });
   const reader = await TopicReader.open(deployment.topics.sessionUpdates);
