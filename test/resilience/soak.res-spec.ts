@@ -60,7 +60,8 @@ const MAX_LAST_THIRD_GROWTH = 0.1;
  * with it (tens of seconds); the bounds leave room for a noisy shared machine.
  */
 const MAX_HTTP_P99_MS = 2_000;
-const MAX_EVENT_P99_MS = 10_000;
+// Full-suite runs at the defaults measured event p99 4.6–8.2 s with the service at 0.6 cores.
+const MAX_EVENT_P99_MS = 20_000;
 
 interface Sample {
   readonly atS: number;
