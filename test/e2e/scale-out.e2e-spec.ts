@@ -1,8 +1,7 @@
-import { AssignerProtocol } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, testKafka } from '../support/kafka';
+import { closeTestProducer, groupAssignments, testKafka } from '../support/kafka';
 import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
 import { SessionUpdateLog, waitUntilConsumed, type TokenRenewedData } from '../support/session-updates';
 import { seededRandom } from '../support/seeded-random';
@@ -26,25 +25,6 @@ function appliedLines(instance: ServiceInstance): AppliedLine[] {
   return instance.logs
     .filter((line) => line.includes('"msg":"event applied"'))
     .map((line) => JSON.parse(line) as AppliedLine);
-}
-
-/** The partitions of the input topics each member of the group holds right now. */
-async function assignments(groupId: string): Promise<{ state: string; members: Record<string, number[]>[] }> {
-  const admin = testKafka.admin();
-  await admin.connect();
-  try {
-    const {
-      groups: [group],
-    } = await admin.describeGroups([groupId]);
-    return {
-      state: group?.state ?? 'Unknown',
-      members: (group?.members ?? []).map(
-        (member) => AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment ?? {},
-      ),
-    };
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /**
@@ -82,8 +62,10 @@ describe('two instances share the work and hand it over (e2e)', () => {
     // Both instances hold input partitions (4 per topic) before the stream starts.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const group = await assignments(deployment.groupId);
-      const roleShares = group.members.map((member) => member[deployment.topics.roleChanges] ?? []);
+      const group = await groupAssignments(testKafka, deployment.groupId);
+      const roleShares = group.members.map(
+        (member) => member.partitions[deployment.topics.roleChanges] ?? [],
+      );
       if (
         group.state === 'Stable' &&
         roleShares.length === 2 &&

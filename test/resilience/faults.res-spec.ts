@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DedicatedPostgres } from '../support/dedicated-postgres';
-import { closeTestProducer, testKafka } from '../support/kafka';
+import { closeTestProducer, groupAssignments, testKafka } from '../support/kafka';
 import type { Deployment, ServiceInstance } from '../support/service';
 import {
   committedOffsets,
   DedicatedKafka,
   deleteDeploymentTopics,
-  groupAssignments,
   kafkaClient,
   sleep,
 } from './support/fault-infrastructure';

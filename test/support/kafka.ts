@@ -1,4 +1,12 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import {
+  AssignerProtocol,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Consumer,
+  type IHeaders,
+  type Producer,
+} from 'kafkajs';
 import { testEnvironment, uniqueName } from './environment';
 
 export const testKafka = new Kafka({
@@ -101,5 +109,32 @@ export class TopicReader {
 
   async close(): Promise<void> {
     await this.consumer.disconnect();
+  }
+}
+
+/** The input partitions each member of the group holds right now. */
+export async function groupAssignments(
+  kafka: Kafka,
+  groupId: string,
+): Promise<{
+  state: string;
+  members: { memberId: string; clientHost: string; partitions: Record<string, number[]> }[];
+}> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const {
+      groups: [group],
+    } = await admin.describeGroups([groupId]);
+    return {
+      state: group?.state ?? 'Unknown',
+      members: (group?.members ?? []).map((member) => ({
+        memberId: member.memberId,
+        clientHost: member.clientHost,
+        partitions: AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment ?? {},
+      })),
+    };
+  } finally {
+    await admin.disconnect();
   }
 }

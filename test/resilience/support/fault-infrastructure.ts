@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AssignerProtocol, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { createBroker, type Broker } from '../../../scripts/kafka.mjs';
 import type { InboundCloudEvent } from '../../support/events';
@@ -153,33 +153,6 @@ export class StreamPublisher {
 
   close(): Promise<void> {
     return this.reset();
-  }
-}
-
-/** The input partitions each member of the group holds right now. */
-export async function groupAssignments(
-  kafka: Kafka,
-  groupId: string,
-): Promise<{
-  state: string;
-  members: { memberId: string; clientHost: string; partitions: Record<string, number[]> }[];
-}> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const {
-      groups: [group],
-    } = await admin.describeGroups([groupId]);
-    return {
-      state: group?.state ?? 'Unknown',
-      members: (group?.members ?? []).map((member) => ({
-        memberId: member.memberId,
-        clientHost: member.clientHost,
-        partitions: AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment ?? {},
-      })),
-    };
-  } finally {
-    await admin.disconnect();
   }
 }
 
