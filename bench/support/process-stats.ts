@@ -18,3 +18,11 @@ export function cpuSecondsOf(pid: number): number {
 }
 
 export const coreCount = (): number => cpus().length;
+
+/**
+ * Node's options for the service under test, from BENCH_SERVICE_NODE_ARGS
+ * (`--cpu-prof --cpu-prof-dir=/tmp/prof` profiles it during a benchmark).
+ */
+export function serviceNodeArgs(): string[] {
+  return (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
+}

@@ -269,6 +269,21 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
     expect(removed.canActFor('b2', 'u1')).toBe(false);
   });
 
+  it('loads the same facts for one subject (scalar statement) as for it in a batch (array statement)', async () => {
+    await seedWorld();
+    const subjects = [
+      { userId: 'u1', clientId: 'c1', businessId: 'b1' },
+      { userId: 'u1', clientId: 'c1', businessId: null },
+      { userId: 'u1', clientId: 'c1', businessId: 'b2' },
+      { userId: 'u2', clientId: 'c2', businessId: 'b1' },
+      { userId: 'nobody', clientId: 'no-client', businessId: 'no-business' },
+    ];
+    for (const subject of subjects) {
+      // A batch of the subject twice takes the array statement and names the same principals.
+      expect(contents(await loader.load([subject]))).toEqual(contents(await loader.load([subject, subject])));
+    }
+  });
+
   it('gives resolveAuthorities what it needs for a user acting for a business', async () => {
     await seedWorld();
     const principal = { userId: 'u1', clientId: 'c1', businessId: 'b1', authLevel: 'AUTH-MFA' } as const;

@@ -117,10 +117,16 @@ export class ServiceInstance {
 
   static async start(
     deployment: Deployment,
-    options: { env?: Record<string, string>; waitUntilReady?: boolean; discardLogs?: boolean } = {},
+    options: {
+      env?: Record<string, string>;
+      waitUntilReady?: boolean;
+      discardLogs?: boolean;
+      /** Node's own options for the service (a profiler, say). */
+      nodeArgs?: readonly string[];
+    } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
-    const child = spawn(process.execPath, [SERVICE_MAIN], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SERVICE_MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
       // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.

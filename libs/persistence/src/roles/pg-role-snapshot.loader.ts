@@ -7,7 +7,7 @@ import {
   type Subject,
 } from '@iam/domain';
 import type { Sql } from '../database/sql';
-import { LOAD_ROLE_SNAPSHOT } from './role-snapshot.sql';
+import { LOAD_ROLE_SNAPSHOT, LOAD_SUBJECT_ROLE_SNAPSHOT } from './role-snapshot.sql';
 
 export interface SnapshotRow {
   users: Array<{ id: string; locked: boolean; roles: string[] }>;
@@ -66,16 +66,30 @@ export function snapshotParameters(subjects: readonly Subject[]): unknown[] {
   ];
 }
 
+/** The one-subject statement's parameters ($1–$3). */
+export function subjectParameters(subject: Subject): unknown[] {
+  return [subject.userId, subject.clientId, subject.businessId];
+}
+
 /** Loads the role facts of a batch of principals with one statement. */
 export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
   constructor(private readonly sql: Sql) {}
 
   async load(subjects: readonly Subject[]): Promise<RoleSnapshot> {
-    const [row] = await this.sql.query<SnapshotRow>(
-      'role-snapshot',
-      LOAD_ROLE_SNAPSHOT,
-      snapshotParameters(subjects),
-    );
+    // A single subject (a renewal, a change that touches one session) takes the statement
+    // PostgreSQL plans once; a batch takes the one with array parameters.
+    const [row] =
+      subjects.length === 1
+        ? await this.sql.query<SnapshotRow>(
+            'subject-role-snapshot',
+            LOAD_SUBJECT_ROLE_SNAPSHOT,
+            subjectParameters(subjects[0]!),
+          )
+        : await this.sql.query<SnapshotRow>(
+            'role-snapshot',
+            LOAD_ROLE_SNAPSHOT,
+            snapshotParameters(subjects),
+          );
     if (!row) throw new Error('the role snapshot query returned no row');
     return toRoleSnapshot(row);
   }

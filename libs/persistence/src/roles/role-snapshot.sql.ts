@@ -1,44 +1,73 @@
 /**
+ * How the role-facts query picks its principals. The query is written once;
+ * only these predicates differ between a batch of subjects and a single one.
+ */
+interface PrincipalFilter {
+  readonly user: (column: string) => string;
+  readonly client: (column: string) => string;
+  readonly business: (column: string) => string;
+  readonly membership: (business: string, user: string) => string;
+}
+
+/** A batch of subjects: $1 user ids, $2 client ids, $3 business ids, $4/$5 membership pairs (business, user). */
+const MANY_SUBJECTS: PrincipalFilter = {
+  user: (column) => `${column} = ANY($1::text[])`,
+  client: (column) => `${column} = ANY($2::text[])`,
+  business: (column) => `${column} = ANY($3::text[])`,
+  membership: (business, user) => `(${business}, ${user}) IN (SELECT * FROM unnest($4::text[], $5::text[]))`,
+};
+
+/**
+ * One subject: $1 user id, $2 client id, $3 business id (null when not acting
+ * for one). Scalar parameters give PostgreSQL's generic plan the same row
+ * estimates as a custom one, so it plans the statement once per connection;
+ * with arrays it re-plans on every call, which cost the renewal path 0.6 ms of
+ * the database's CPU per call (1.1 ms against 0.5 ms, planprobe on this machine).
+ */
+const ONE_SUBJECT: PrincipalFilter = {
+  user: (column) => `${column} = $1::text`,
+  client: (column) => `${column} = $2::text`,
+  business: (column) => `${column} = $3::text`,
+  membership: (business, user) => `${business} = $3::text AND ${user} = $1::text`,
+};
+
+/**
  * Every role fact a set of principals needs, in one round trip: users, clients,
  * businesses, memberships, the groups the users, businesses and the clients'
  * services belong to, and the groups reachable from those through present
  * dependencies (UNION, so a cycle ends the recursion). The closure itself is
  * the domain's to compute; this only fetches the subgraph.
- *
- * $1 user ids, $2 client ids, $3 business ids, $4/$5 membership pairs (business, user).
  */
-const ROLE_FACTS = `
+const roleFacts = (filter: PrincipalFilter) => `
 WITH RECURSIVE
 u AS (
   SELECT u.id, u.locked,
          ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id AND r.present) AS roles
-  FROM users u WHERE u.id = ANY($1::text[])
+  FROM users u WHERE ${filter.user('u.id')}
 ),
 c AS (
   SELECT c.id, COALESCE(c.service_id, c.id) AS service_id, COALESCE(c.scopes, '{}') AS scopes,
          ARRAY(SELECT r.role FROM client_roles r WHERE r.client_id = c.id AND r.present) AS roles
-  FROM clients c WHERE c.id = ANY($2::text[])
+  FROM clients c WHERE ${filter.client('c.id')}
 ),
 b AS (
   SELECT b.id, b.active,
          ARRAY(SELECT r.role FROM business_roles r WHERE r.business_id = b.id AND r.present) AS roles
-  FROM businesses b WHERE b.id = ANY($3::text[])
+  FROM businesses b WHERE ${filter.business('b.id')}
 ),
 m AS (
   SELECT m.business_id, m.user_id,
          ARRAY(SELECT r.role FROM business_member_roles r
                WHERE r.business_id = m.business_id AND r.user_id = m.user_id AND r.present) AS roles
   FROM business_memberships m
-  JOIN unnest($4::text[], $5::text[]) AS p(business_id, user_id)
-    ON m.business_id = p.business_id AND m.user_id = p.user_id
-  WHERE m.present
+  WHERE m.present AND ${filter.membership('m.business_id', 'm.user_id')}
 ),
 direct AS (
   SELECT gm.group_id, gm.member_type::text AS member_type, gm.member_id
   FROM group_members gm
   WHERE gm.present AND (
-       (gm.member_type = 'USER' AND gm.member_id = ANY($1::text[]))
-    OR (gm.member_type = 'BUSINESS' AND gm.member_id = ANY($3::text[]))
+       (gm.member_type = 'USER' AND ${filter.user('gm.member_id')})
+    OR (gm.member_type = 'BUSINESS' AND ${filter.business('gm.member_id')})
     OR (gm.member_type = 'SERVICE' AND gm.member_id IN (SELECT service_id FROM c)))
 ),
 reach(group_id) AS (
@@ -62,13 +91,18 @@ const ROLE_FACTS_COLUMNS = `
   (SELECT COALESCE(json_agg(direct), '[]') FROM direct) AS direct,
   (SELECT COALESCE(json_agg(g), '[]') FROM g) AS groups`;
 
-export const LOAD_ROLE_SNAPSHOT = `${ROLE_FACTS}
+/** The role facts of a batch of subjects ($1–$5, MANY_SUBJECTS). */
+export const LOAD_ROLE_SNAPSHOT = `${roleFacts(MANY_SUBJECTS)}
+SELECT ${ROLE_FACTS_COLUMNS}`;
+
+/** The role facts of one subject ($1–$3, ONE_SUBJECT). */
+export const LOAD_SUBJECT_ROLE_SNAPSHOT = `${roleFacts(ONE_SUBJECT)}
 SELECT ${ROLE_FACTS_COLUMNS}`;
 
 /**
- * The same, plus one session ($6) as JSON: the renewal with an access token
- * knows its subject from the token, so it reads both in one round trip.
+ * One subject's role facts plus one session ($4) as JSON: the renewal with an
+ * access token knows its subject from the token, so it reads both in one round trip.
  */
-export const LOAD_SESSION_WITH_ROLE_SNAPSHOT = (sessionColumns: string) => `${ROLE_FACTS}
+export const LOAD_SESSION_WITH_ROLE_SNAPSHOT = (sessionColumns: string) => `${roleFacts(ONE_SUBJECT)}
 SELECT ${ROLE_FACTS_COLUMNS},
-  (SELECT row_to_json(x) FROM (SELECT ${sessionColumns} FROM sessions s WHERE s.id = $6::uuid) x) AS session`;
+  (SELECT row_to_json(x) FROM (SELECT ${sessionColumns} FROM sessions s WHERE s.id = $4::uuid) x) AS session`;

@@ -1,6 +1,6 @@
 import type { Session, SessionWithRoles, SessionWithRolesReader, Subject } from '@iam/domain';
 import type { Sql } from '../database/sql';
-import { snapshotParameters, toRoleSnapshot, type SnapshotRow } from '../roles/pg-role-snapshot.loader';
+import { subjectParameters, toRoleSnapshot, type SnapshotRow } from '../roles/pg-role-snapshot.loader';
 import { LOAD_SESSION_WITH_ROLE_SNAPSHOT } from '../roles/role-snapshot.sql';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
 
@@ -37,7 +37,7 @@ export class PgSessionWithRolesReader implements SessionWithRolesReader {
     const [row] = await this.sql.query<SnapshotRow & { session: JsonSessionRow | null }>(
       'session-with-role-snapshot',
       QUERY,
-      [...snapshotParameters([subject]), id],
+      [...subjectParameters(subject), id],
     );
     if (!row) throw new Error('the session and role snapshot query returned no row');
     return { session: row.session ? sessionFromJson(row.session) : null, snapshot: toRoleSnapshot(row) };
