@@ -8,7 +8,13 @@ import {
   type RoleSnapshot,
   type RoleSnapshotData,
 } from '@iam/domain';
-import { PgChangeStore, PgRoleSnapshotLoader, PgSql } from '@iam/persistence';
+import {
+  PgChangeStore,
+  PgRoleSnapshotLoader,
+  PgSessionWithRolesReader,
+  PgSql,
+  type Sql,
+} from '@iam/persistence';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
@@ -532,5 +538,64 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
       'ROLE_G3',
       'ROLE_KEPT',
     ]);
+  });
+
+  it("reads sessions with their subjects' facts alone and batched (PgSessionWithRolesReader), to the same authorities", async () => {
+    await seedWorld();
+    const subjects = [
+      { userId: 'u1', clientId: 'c1', businessId: 'b1', authLevel: 'AUTH-MFA' },
+      { userId: 'u2', clientId: 'c2', businessId: null, authLevel: 'AUTH-BASIC' },
+      { userId: 'u1', clientId: 'c1', businessId: null, authLevel: 'AUTH-BASIC' },
+      { userId: 'u1', clientId: 'c1', businessId: 'b2', authLevel: 'AUTH-BASIC' },
+    ] as const;
+    const sessionIds: string[] = [];
+    for (const subject of subjects) {
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO sessions (id, user_id, client_id, business_id, auth_level, remember_me, expires_at,
+                               claims_version, authorities, scope, token_id, token_expires_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, false, now() + interval '1 hour', 3, '{ROLE_X}', '{openid}',
+                 'jti', now()) RETURNING id::text`,
+        [subject.userId, subject.clientId, subject.businessId, subject.authLevel],
+      );
+      sessionIds.push(rows[0]!.id);
+    }
+    const statements: string[] = [];
+    const sql = new PgSql(pool);
+    const counting: Sql = {
+      query: (name, text, values) => {
+        statements.push(name);
+        return sql.query(name, text, values);
+      },
+      transaction: (work) => sql.transaction(work),
+    };
+    const alone = new PgSessionWithRolesReader(counting, { concurrency: 64, maxBatch: 1 });
+    const batched = new PgSessionWithRolesReader(counting, { concurrency: 1, maxBatch: 64 });
+    // Read by the right session, plus an unknown and a malformed session id.
+    const reads = [
+      ...subjects.map((subject, index) => ({ sessionId: sessionIds[index]!, subject })),
+      { sessionId: '00000000-0000-4000-8000-000000000000', subject: subjects[0] },
+      { sessionId: 'not-a-session', subject: subjects[1] },
+    ];
+    const outcome = async (reader: PgSessionWithRolesReader) =>
+      (await Promise.all(reads.map((read) => reader.read(read.sessionId, read.subject)))).map(
+        ({ session, snapshot }, index) => ({
+          session: session && { id: session.id, userId: session.userId, businessId: session.businessId },
+          authorities: resolveAuthorities(reads[index]!.subject, snapshot),
+          locked: snapshot.user(reads[index]!.subject.userId)?.locked,
+        }),
+      );
+
+    const one = await outcome(alone);
+    expect(statements).toEqual(reads.map(() => 'session-with-role-snapshot'));
+    statements.length = 0;
+    const many = await outcome(batched);
+    // The first read goes out alone; the others wait for it and go out together.
+    expect(statements).toEqual(['session-with-role-snapshot', 'sessions-with-role-snapshot']);
+
+    expect(many).toEqual(one);
+    expect(one.map((read) => read.session?.id ?? null)).toEqual([...sessionIds, null, null]);
+    expect(one[0]!.authorities).toEqual(resolveAuthorities(subjects[0], await loader.load([subjects[0]])));
+    expect(one[0]!.authorities).toContain('ROLE_BUSINESSOWNER');
+    expect(one[1]!.locked).toBe(true);
   });
 });

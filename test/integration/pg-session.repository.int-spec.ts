@@ -12,7 +12,7 @@ import {
   type UpdateCause,
 } from '@iam/domain';
 import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
-import { PgSessionRepository, PgSql } from '@iam/persistence';
+import { PgSessionRepository, PgSql, type Sql } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -681,7 +681,8 @@ describe('PgSessionRepository: a batch holding two writes of one session', () =>
       { issueHash: 'hash-stale', at: at(2 * MINUTE) },
       { authorities: ['ROLE_STALE'] },
     );
-    await repository.writeMany([stale, fresh]);
+    // The lost write is reported by its session's id.
+    expect(await repository.writeMany([stale, fresh])).toEqual(new Set([session.id]));
 
     expect(await repository.findById(session.id)).toEqual(fresh.session);
     expect(await rows('SELECT session_id::text, claims_version FROM outbox ORDER BY id')).toEqual([
@@ -692,6 +693,67 @@ describe('PgSessionRepository: a batch holding two writes of one session', () =>
       { token_hash: 'hash-2', issued_at: at(MINUTE), rotated_at: null },
     ]);
     expect(await repository.findByRefreshTokenHash('hash-stale')).toBeNull();
+  });
+});
+
+describe('PgSessionRepository: two writes of one session on the same version in one statement', () => {
+  it('writes exactly one of them with its effects; the other is reported lost', async () => {
+    const session = aSession();
+    await repository.write(creation(session, 'hash-1'));
+    await pool.query('DELETE FROM outbox');
+    const left = renewal(session, { issueHash: 'hash-left', at: at(MINUTE) }, { authorities: ['ROLE_LEFT'] });
+    const right = renewal(
+      session,
+      { issueHash: 'hash-right', at: at(MINUTE) },
+      { authorities: ['ROLE_RIGHT'] },
+    );
+
+    expect(await repository.writeMany([left, right])).toEqual(new Set([session.id]));
+
+    const stored = await repository.findById(session.id);
+    const winner = stored?.authorities.includes('ROLE_LEFT') ? 'left' : 'right';
+    expect(stored).toEqual((winner === 'left' ? left : right).session);
+    expect(await rows('SELECT session_id::text, claims_version FROM outbox')).toEqual([
+      { session_id: session.id, claims_version: 2 },
+    ]);
+    expect(await refreshTokens(session.id)).toEqual([
+      { token_hash: 'hash-1', issued_at: CREATED, rotated_at: at(MINUTE) },
+      { token_hash: `hash-${winner}`, issued_at: at(MINUTE), rotated_at: null },
+    ]);
+  });
+});
+
+describe('PgSessionRepository: concurrent single writes', () => {
+  it('share statements, and each caller learns its own outcome', async () => {
+    const statements: string[] = [];
+    const sql = new PgSql(pool);
+    const counting: Sql = {
+      query: (name, text, values) => {
+        statements.push(name);
+        return sql.query(name, text, values);
+      },
+      transaction: (work) => sql.transaction(work),
+    };
+    const batching = new PgSessionRepository(
+      counting,
+      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
+      undefined,
+      { concurrency: 1, maxBatch: 64 },
+    );
+    const sessions = Array.from({ length: 30 }, (_, i) => aSession({ userId: `user-${i}` }));
+    for (const session of sessions) await repository.write(creation(session, null));
+    const current = sessions.map((session) => renewal(session, null, { authorities: ['ROLE_NEXT'] }));
+    await Promise.all(current.slice(0, 10).map((write) => repository.write(write)));
+    statements.length = 0;
+
+    // Sessions 0–9 have moved on: writing them on version 1 again must fail, each on its own.
+    const outcomes = await Promise.all(current.map((write) => batching.write(write)));
+
+    expect(outcomes).toEqual(current.map((_, index) => index >= 10));
+    expect(statements.filter((name) => name === 'sessions-update').length).toBeLessThan(current.length / 2);
+    for (const write of current.slice(10))
+      expect(await repository.findById(write.session.id)).toEqual(write.session);
+    expect(await rows('SELECT count(*)::int AS n FROM outbox WHERE claims_version = 2')).toEqual([{ n: 30 }]);
   });
 });
 

@@ -18,3 +18,4 @@ export * from './clients/prisma-client.registry';
 export * from './changes/pg-change.store';
 export * from './keys/prisma-signing-key.registry';
 export * from './sessions/pg-session-with-roles.reader';
+export * from './database/micro-batcher';

@@ -106,3 +106,8 @@ SELECT ${ROLE_FACTS_COLUMNS}`;
 export const LOAD_SESSION_WITH_ROLE_SNAPSHOT = (sessionColumns: string) => `${roleFacts(ONE_SUBJECT)}
 SELECT ${ROLE_FACTS_COLUMNS},
   (SELECT row_to_json(x) FROM (SELECT ${sessionColumns} FROM sessions s WHERE s.id = $4::uuid) x) AS session`;
+
+/** The role facts of a batch of subjects ($1–$5) plus their sessions ($6) as a JSON array. */
+export const LOAD_SESSIONS_WITH_ROLE_SNAPSHOT = (sessionColumns: string) => `${roleFacts(MANY_SUBJECTS)}
+SELECT ${ROLE_FACTS_COLUMNS},
+  (SELECT COALESCE(json_agg(x), '[]') FROM (SELECT ${sessionColumns} FROM sessions s WHERE s.id = ANY($6::uuid[])) x) AS sessions`;

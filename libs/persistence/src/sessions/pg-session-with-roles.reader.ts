@@ -1,10 +1,23 @@
 import type { Session, SessionWithRoles, SessionWithRolesReader, Subject } from '@iam/domain';
+import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
-import { subjectParameters, toRoleSnapshot, type SnapshotRow } from '../roles/pg-role-snapshot.loader';
-import { LOAD_SESSION_WITH_ROLE_SNAPSHOT } from '../roles/role-snapshot.sql';
+import {
+  snapshotParameters,
+  subjectParameters,
+  toRoleSnapshot,
+  type SnapshotRow,
+} from '../roles/pg-role-snapshot.loader';
+import {
+  LOAD_SESSION_WITH_ROLE_SNAPSHOT,
+  LOAD_SESSIONS_WITH_ROLE_SNAPSHOT,
+} from '../roles/role-snapshot.sql';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
 
-const QUERY = LOAD_SESSION_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
+const ONE = LOAD_SESSION_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
+const MANY = LOAD_SESSIONS_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
+
+/** Concurrent renewals' reads share statements, like their writes (SESSION_WRITE_BATCHING). */
+export const SESSION_READ_BATCHING: MicroBatcherOptions = { concurrency: 2, maxBatch: 64 };
 
 type JsonSessionRow = Omit<SessionRow, 'revoked_at' | 'created_at' | 'expires_at' | 'token_expires_at'> & {
   revoked_at: string | null;
@@ -24,20 +37,54 @@ function sessionFromJson(row: JsonSessionRow): Session {
   });
 }
 
+interface Read {
+  readonly sessionId: string | null;
+  readonly subject: Subject;
+}
+
 /**
  * A session and its subject's role facts in one statement: each statement is
  * a socket write and read, and on these machines system calls, not SQL, are
- * what a renewal spends most on.
+ * what a renewal spends most on. Concurrent reads go out together: their
+ * subjects share one snapshot (each renewal resolves only its own subject's
+ * facts from it) and their sessions come back as a list.
  */
 export class PgSessionWithRolesReader implements SessionWithRolesReader {
-  constructor(private readonly sql: Sql) {}
+  private readonly reads: MicroBatcher<Read, SessionWithRoles>;
 
-  async read(sessionId: string, subject: Subject): Promise<SessionWithRoles> {
-    const id = isSessionId(sessionId) ? sessionId : null;
+  constructor(
+    private readonly sql: Sql,
+    batching: MicroBatcherOptions = SESSION_READ_BATCHING,
+  ) {
+    this.reads = new MicroBatcher((reads) => this.readAll(reads), batching);
+  }
+
+  read(sessionId: string, subject: Subject): Promise<SessionWithRoles> {
+    return this.reads.submit({ sessionId: isSessionId(sessionId) ? sessionId : null, subject });
+  }
+
+  private async readAll(reads: readonly Read[]): Promise<SessionWithRoles[]> {
+    if (reads.length === 1) return [await this.readOne(reads[0]!)];
+    const sessionIds = reads.flatMap((read) => (read.sessionId === null ? [] : [read.sessionId]));
+    const [row] = await this.sql.query<SnapshotRow & { sessions: JsonSessionRow[] }>(
+      'sessions-with-role-snapshot',
+      MANY,
+      [...snapshotParameters(reads.map((read) => read.subject)), sessionIds],
+    );
+    if (!row) throw new Error('the sessions and role snapshot query returned no row');
+    const snapshot = toRoleSnapshot(row);
+    const sessions = new Map(row.sessions.map((session) => [session.id, sessionFromJson(session)]));
+    return reads.map((read) => ({
+      session: read.sessionId === null ? null : (sessions.get(read.sessionId) ?? null),
+      snapshot,
+    }));
+  }
+
+  private async readOne({ sessionId, subject }: Read): Promise<SessionWithRoles> {
     const [row] = await this.sql.query<SnapshotRow & { session: JsonSessionRow | null }>(
       'session-with-role-snapshot',
-      QUERY,
-      [...subjectParameters(subject), id],
+      ONE,
+      [...subjectParameters(subject), sessionId],
     );
     if (!row) throw new Error('the session and role snapshot query returned no row');
     return { session: row.session ? sessionFromJson(row.session) : null, snapshot: toRoleSnapshot(row) };

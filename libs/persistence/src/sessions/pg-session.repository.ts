@@ -1,18 +1,33 @@
 import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } from '@iam/domain';
 import type { OutboxSignal, SessionUpdateEncoder, ValuedOutboxMessage } from '@iam/messaging';
+import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
 import { encodeHeaders } from '../outbox/outbox-rows';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 
+/**
+ * Concurrent renewals' writes share statements: two in flight at once, up to
+ * 64 writes in one (a write is about 5 kB of statement input). Two beat one
+ * and four in `npm run bench:http` (closed loop ~810/s against ~730/s and
+ * ~680/s, similar p99 at 300/s offered); the reads use the same setting.
+ */
+export const SESSION_WRITE_BATCHING: MicroBatcherOptions = { concurrency: 2, maxBatch: 64 };
+
 /** Sessions, their refresh tokens and their outbox messages, over raw SQL (the renewal hot path). */
 export class PgSessionRepository implements SessionRepository {
+  /** Single writes from concurrent renewals, gathered into one statement and one commit. */
+  private readonly updates: MicroBatcher<SessionWrite, boolean>;
+
   constructor(
     private readonly sql: Sql,
     private readonly encoder: SessionUpdateEncoder,
     /** Told when messages were committed to the outbox, so this process's relay sends them at once. */
     private readonly outbox?: OutboxSignal,
-  ) {}
+    batching: MicroBatcherOptions = SESSION_WRITE_BATCHING,
+  ) {
+    this.updates = new MicroBatcher((writes) => this.update(writes), batching);
+  }
 
   async findById(sessionId: string): Promise<Session | null> {
     if (!isSessionId(sessionId)) return null;
@@ -67,20 +82,29 @@ export class PgSessionRepository implements SessionRepository {
 
   async write(write: SessionWrite): Promise<boolean> {
     if (write.expectedClaimsVersion === null) return this.insert(write);
-    const conflicts = await this.writeMany([write]);
-    return conflicts.size === 0;
+    return this.updates.submit(write);
   }
 
   async writeMany(writes: readonly SessionWrite[]): Promise<Set<string>> {
-    if (writes.length === 0) return new Set();
+    const written = await this.update(writes);
+    return new Set(writes.filter((_, index) => !written[index]).map((write) => write.session.id));
+  }
+
+  /**
+   * One statement for many writes; says of each whether it was written. Of two
+   * writes to one session expecting the same version, one wins and the other
+   * is reported lost, as if they had come in two statements.
+   */
+  private async update(writes: readonly SessionWrite[]): Promise<boolean[]> {
+    if (writes.length === 0) return [];
     const messages = await Promise.all(writes.map((write) => this.encoder.encode(write.update)));
     const input = writes.map((write, ord) => updateInput(write, messages[ord]!, ord));
-    const rows = await this.sql.query<{ id: string }>('sessions-update', UPDATE_SESSIONS, [
+    const rows = await this.sql.query<{ ord: number }>('sessions-update', UPDATE_SESSIONS, [
       JSON.stringify(input),
     ]);
-    const written = new Set(rows.map((row) => row.id));
-    if (written.size > 0) this.outbox?.notify();
-    return new Set(writes.map((write) => write.session.id).filter((id) => !written.has(id)));
+    if (rows.length > 0) this.outbox?.notify();
+    const written = new Set(rows.map((row) => row.ord));
+    return writes.map((_, ord) => written.has(ord));
   }
 
   private async insert(write: SessionWrite): Promise<boolean> {

@@ -29,8 +29,9 @@ SELECT id::text FROM session`;
  * Writes the next state of many sessions, each only if its claims version is
  * still the one the writer read (optimistic locking), together with their
  * refresh-token rotation and outbox messages. Side effects follow the input row
- * that matched (by `ord`), so of two writes to one session only the current one
- * counts. Returns the sessions written; the others lost to a concurrent writer.
+ * that matched (by `ord`), so of two writes to one session only the one
+ * applied counts. Returns the input rows (`ord`) written; the others lost to a
+ * concurrent writer.
  */
 export const UPDATE_SESSIONS = `
 WITH input AS (
@@ -64,4 +65,4 @@ WITH input AS (
   FROM input i JOIN updated u ON u.ord = i.ord
   ORDER BY i.ord
 )
-SELECT id::text FROM updated`;
+SELECT ord FROM updated`;

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { MicroBatcher } from './micro-batcher';
+
+/** A `run` whose calls stay open until the test releases them. */
+function gatedRun() {
+  const calls: Array<{ items: readonly number[]; release: () => void; fail: (error: Error) => void }> = [];
+  const run = (items: readonly number[]) =>
+    new Promise<readonly string[]>((resolve, reject) => {
+      calls.push({
+        items,
+        release: () => resolve(items.map((item) => `out-${item}`)),
+        fail: reject,
+      });
+    });
+  return { calls, run };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('MicroBatcher', () => {
+  it('sends a lone call at once, as a batch of one', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 2, maxBatch: 10 });
+
+    const answer = batcher.submit(1);
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    calls[0]!.release();
+    await expect(answer).resolves.toBe('out-1');
+  });
+
+  it('gathers the calls made while every slot is busy into one batch, in order', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10 });
+
+    const answers = [1, 2, 3, 4].map((item) => batcher.submit(item));
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    calls[0]!.release();
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3, 4]]);
+    calls[1]!.release();
+    await expect(Promise.all(answers)).resolves.toEqual(['out-1', 'out-2', 'out-3', 'out-4']);
+  });
+
+  it('keeps at most `concurrency` batches in flight and at most `maxBatch` items in one', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 2, maxBatch: 3 });
+
+    const answers = Array.from({ length: 9 }, (_, item) => batcher.submit(item));
+    expect(calls.map((call) => call.items)).toEqual([[0], [1]]);
+    calls[0]!.release();
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[0], [1], [2, 3, 4]]);
+    calls[1]!.release();
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[0], [1], [2, 3, 4], [5, 6, 7]]);
+    calls[2]!.release();
+    calls[3]!.release();
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[0], [1], [2, 3, 4], [5, 6, 7], [8]]);
+    calls[4]!.release();
+    await expect(Promise.all(answers)).resolves.toHaveLength(9);
+  });
+
+  it('runs the items of a failed batch one by one, so only the failing item fails', async () => {
+    const seen: number[][] = [];
+    const batcher = new MicroBatcher(
+      async (items: readonly number[]) => {
+        seen.push([...items]);
+        if (items.includes(2)) throw new Error('item 2 is bad');
+        return items.map((item) => item * 10);
+      },
+      { concurrency: 1, maxBatch: 10 },
+    );
+
+    const first = batcher.submit(0);
+    const rest = [1, 2, 3].map((item) => batcher.submit(item));
+    await expect(first).resolves.toBe(0);
+    const settled = await Promise.allSettled(rest);
+
+    expect(settled.map((result) => (result.status === 'fulfilled' ? result.value : 'failed'))).toEqual([
+      10,
+      'failed',
+      30,
+    ]);
+    expect(seen).toEqual([[0], [1, 2, 3], [1], [2], [3]]);
+  });
+
+  it('fails a batch whose answer does not have one result per item', async () => {
+    const batcher = new MicroBatcher(async () => ['only one'], { concurrency: 1, maxBatch: 10 });
+
+    const [alone, second, third] = [1, 2, 3].map((item) => batcher.submit(item));
+    await expect(alone).resolves.toBe('only one');
+    await expect(second).rejects.toThrow('a batch of 2 was answered with 1 results');
+    await expect(third).rejects.toThrow('a batch of 2 was answered with 1 results');
+  });
+
+  it('refuses a concurrency or batch size below 1', () => {
+    expect(() => new MicroBatcher(async () => [], { concurrency: 0, maxBatch: 1 })).toThrow(/at least 1/);
+    expect(() => new MicroBatcher(async () => [], { concurrency: 1, maxBatch: 0 })).toThrow(/at least 1/);
+  });
+});
