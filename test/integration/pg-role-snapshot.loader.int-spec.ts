@@ -8,13 +8,8 @@ import {
   type RoleSnapshot,
   type RoleSnapshotData,
 } from '@iam/domain';
-import {
-  PgChangeStore,
-  PgRoleSnapshotLoader,
-  PgSessionWithRolesReader,
-  PgSql,
-  type Sql,
-} from '@iam/persistence';
+import { PgChangeStore, PgRoleSnapshotLoader, PgSessionWithRolesReader, PgSql } from '@iam/persistence';
+import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
@@ -559,15 +554,7 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
       );
       sessionIds.push(rows[0]!.id);
     }
-    const statements: string[] = [];
-    const sql = new PgSql(pool);
-    const counting: Sql = {
-      query: (name, text, values) => {
-        statements.push(name);
-        return sql.query(name, text, values);
-      },
-      transaction: (work) => sql.transaction(work),
-    };
+    const { sql: counting, statements } = countingSql(new PgSql(pool));
     const alone = new PgSessionWithRolesReader(counting, { concurrency: 64, maxBatch: 1 });
     const batched = new PgSessionWithRolesReader(counting, { concurrency: 1, maxBatch: 64 });
     // Read by the right session, plus an unknown and a malformed session id.

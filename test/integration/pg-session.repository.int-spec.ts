@@ -12,9 +12,10 @@ import {
   type UpdateCause,
 } from '@iam/domain';
 import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
-import { PgSessionRepository, PgSql, type Sql } from '@iam/persistence';
+import { PgSessionRepository, PgSql } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
+import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const TOPIC = 'iam.session-updates.test';
@@ -725,15 +726,7 @@ describe('PgSessionRepository: two writes of one session on the same version in 
 
 describe('PgSessionRepository: concurrent single writes', () => {
   it('share statements, and each caller learns its own outcome', async () => {
-    const statements: string[] = [];
-    const sql = new PgSql(pool);
-    const counting: Sql = {
-      query: (name, text, values) => {
-        statements.push(name);
-        return sql.query(name, text, values);
-      },
-      transaction: (work) => sql.transaction(work),
-    };
+    const { sql: counting, statements } = countingSql(new PgSql(pool));
     const batching = new PgSessionRepository(
       counting,
       new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),

@@ -47,12 +47,12 @@ export async function recordScope(sql: Sql, eventId: string, scope: ChangeScope)
   );
 }
 
-/** Nothing is left to do for the event: its scope is no longer needed. */
-export async function completeEvent(sql: Sql, eventId: string): Promise<void> {
+/** Nothing is left to do for these events: their scopes are no longer needed. */
+export async function completeEvents(sql: Sql, eventIds: readonly string[]): Promise<void> {
   await sql.query(
-    'change-complete-event',
+    'change-complete-events',
     `UPDATE processed_events SET status = 'COMPLETED', completed_at = now(), scope = NULL
-     WHERE event_id = $1`,
-    [eventId],
+     WHERE event_id = ANY($1::text[])`,
+    [eventIds],
   );
 }

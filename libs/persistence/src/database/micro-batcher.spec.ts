@@ -99,3 +99,21 @@ describe('MicroBatcher', () => {
     expect(() => new MicroBatcher(async () => [], { concurrency: 1, maxBatch: 0 })).toThrow(/at least 1/);
   });
 });
+
+describe('MicroBatcher with weights', () => {
+  it('fills a batch up to `maxBatch` weight; a call heavier than that goes alone', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, weigh: (item: number) => item });
+
+    const answers = [1, 4, 5, 2, 30, 3].map((item) => batcher.submit(item));
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    for (let index = 0; index < 4; index += 1) {
+      calls[index]!.release();
+      await tick();
+    }
+    // 4 + 5 fit 10, 2 would not; 2 alone before 30 (which is over 10 on its own); then 3.
+    expect(calls.map((call) => call.items)).toEqual([[1], [4, 5], [2], [30], [3]]);
+    calls[4]!.release();
+    await expect(Promise.all(answers)).resolves.toHaveLength(6);
+  });
+});

@@ -1,8 +1,10 @@
-export interface MicroBatcherOptions {
+export interface MicroBatcherOptions<I = unknown> {
   /** Batches in flight at once; a call waits only while this many are. */
   readonly concurrency: number;
-  /** The most calls one batch carries. */
+  /** The most one batch carries: calls, or the sum of their weights with `weigh`. */
   readonly maxBatch: number;
+  /** A call's share of `maxBatch` (1 by default); a call heavier than it still goes, alone. */
+  readonly weigh?: (item: I) => number;
 }
 
 interface Pending<I, O> {
@@ -28,7 +30,7 @@ export class MicroBatcher<I, O> {
 
   constructor(
     private readonly run: (items: readonly I[]) => Promise<readonly O[]>,
-    private readonly options: MicroBatcherOptions,
+    private readonly options: MicroBatcherOptions<I>,
   ) {
     if (options.concurrency < 1 || options.maxBatch < 1) {
       throw new Error('a micro-batcher needs a concurrency and a batch size of at least 1');
@@ -44,13 +46,26 @@ export class MicroBatcher<I, O> {
 
   private dispatch(): void {
     while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      const batch = this.queue.splice(0, this.countForNextBatch());
       this.inFlight += 1;
       void this.settle(batch).finally(() => {
         this.inFlight -= 1;
         this.dispatch();
       });
     }
+  }
+
+  /** How many queued calls fit the next batch: at least one. */
+  private countForNextBatch(): number {
+    const weigh = this.options.weigh ?? (() => 1);
+    let count = 0;
+    let weight = 0;
+    for (const pending of this.queue) {
+      weight += weigh(pending.item);
+      if (count > 0 && weight > this.options.maxBatch) break;
+      count += 1;
+    }
+    return count;
   }
 
   private async settle(batch: readonly Pending<I, O>[]): Promise<void> {

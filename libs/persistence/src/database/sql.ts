@@ -8,9 +8,23 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
  * else stay with Prisma. Named statements are prepared once per connection.
  */
 export interface Sql {
-  query<T extends QueryResultRow>(name: string, text: string, values?: readonly unknown[]): Promise<T[]>;
+  /**
+   * `name` prepares the statement once per connection; PostgreSQL may then
+   * plan it once for all values (a generic plan). `null` sends it unnamed:
+   * planned with its values on every call, for statements whose best plan
+   * depends on them.
+   */
+  query<T extends QueryResultRow>(
+    name: string | null,
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<T[]>;
   /** Runs work in one transaction on one connection; rolls back if it throws. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+}
+
+function queryConfig(name: string | null, text: string, values: readonly unknown[]) {
+  return name === null ? { text, values: [...values] } : { name, text, values: [...values] };
 }
 
 /** SQL on one connection, inside a transaction its owner controls (nested transactions join it). */
@@ -18,11 +32,11 @@ export class ClientSql implements Sql {
   constructor(private readonly client: PoolClient) {}
 
   async query<T extends QueryResultRow>(
-    name: string,
+    name: string | null,
     text: string,
     values: readonly unknown[] = [],
   ): Promise<T[]> {
-    return (await this.client.query<T>({ name, text, values: [...values] })).rows;
+    return (await this.client.query<T>(queryConfig(name, text, values))).rows;
   }
 
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
@@ -34,11 +48,11 @@ export class PgSql implements Sql {
   constructor(private readonly pool: Pool) {}
 
   async query<T extends QueryResultRow>(
-    name: string,
+    name: string | null,
     text: string,
     values: readonly unknown[] = [],
   ): Promise<T[]> {
-    return (await this.pool.query<T>({ name, text, values: [...values] })).rows;
+    return (await this.pool.query<T>(queryConfig(name, text, values))).rows;
   }
 
   async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {

@@ -56,7 +56,7 @@ export class PgSessionWithRolesReader implements SessionWithRolesReader {
     private readonly sql: Sql,
     batching: MicroBatcherOptions = SESSION_READ_BATCHING,
   ) {
-    this.reads = new MicroBatcher((reads) => this.readAll(reads), batching);
+    this.reads = new MicroBatcher<Read, SessionWithRoles>((reads) => this.readAll(reads), batching);
   }
 
   read(sessionId: string, subject: Subject): Promise<SessionWithRoles> {
