@@ -9,9 +9,10 @@ import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 /**
  * Concurrent writers share statements: two in flight at once, up to 500
  * writes in one (a fan-out page, FANOUT_BATCH_SIZE; a write is about 5 kB of
- * statement input). Two beat one
- * and four in `npm run bench:http` (closed loop ~810/s against ~730/s and
- * ~680/s, similar p99 at 300/s offered); the reads use the same setting.
+ * statement input). Two in flight beat one and four in `npm run bench:http`
+ * (closed loop ~810/s against ~730/s and ~680/s, similar p99 at 300/s
+ * offered); the reads use the same setting. A renewal arriving during a large
+ * fan-out may wait for one of its statements.
  */
 export const SESSION_WRITE_BATCHING: MicroBatcherOptions<readonly SessionWrite[]> = {
   concurrency: 2,
