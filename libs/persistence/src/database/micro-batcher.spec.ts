@@ -85,6 +85,24 @@ describe('MicroBatcher', () => {
     expect(seen).toEqual([[0], [1, 2, 3], [1], [2], [3]]);
   });
 
+  it('gives a shared failure to every call of the batch, without running them again', async () => {
+    const seen: number[][] = [];
+    const unavailable = new Error('the database is away');
+    const batcher = new MicroBatcher(
+      async (items: readonly number[]) => {
+        seen.push([...items]);
+        if (items.length > 1) throw unavailable;
+        return items;
+      },
+      { concurrency: 1, maxBatch: 10, sharedFailure: (error) => error === unavailable },
+    );
+
+    const [first, ...rest] = [0, 1, 2, 3].map((item) => batcher.submit(item));
+    await expect(first).resolves.toBe(0);
+    for (const answer of rest) await expect(answer).rejects.toBe(unavailable);
+    expect(seen).toEqual([[0], [1, 2, 3]]);
+  });
+
   it('fails a batch whose answer does not have one result per item', async () => {
     const batcher = new MicroBatcher(async () => ['only one'], { concurrency: 1, maxBatch: 10 });
 

@@ -5,6 +5,11 @@ export interface MicroBatcherOptions<I = unknown> {
   readonly maxBatch: number;
   /** A call's share of `maxBatch` (1 by default); a call heavier than it still goes, alone. */
   readonly weigh?: (item: I) => number;
+  /**
+   * Failures that are the batch's, not an item's (the database unreachable,
+   * say): every call gets the error at once, none is run again on its own.
+   */
+  readonly sharedFailure?: (error: unknown) => boolean;
 }
 
 interface Pending<I, O> {
@@ -22,7 +27,8 @@ interface Pending<I, O> {
  * more than the extra rows of a batched statement.
  *
  * `run` answers each item in order. When a batch of several fails, each of its
- * items is run again on its own, so one item's failure is that item's alone.
+ * items is run again on its own, so one item's failure is that item's alone
+ * (unless `sharedFailure` says the failure is everyone's).
  */
 export class MicroBatcher<I, O> {
   private readonly queue: Pending<I, O>[] = [];
@@ -73,8 +79,11 @@ export class MicroBatcher<I, O> {
     try {
       outputs = await this.run(batch.map((pending) => pending.item));
     } catch (error) {
-      if (batch.length === 1) batch[0]!.reject(error);
-      else for (const pending of batch) await this.settle([pending]);
+      if (batch.length === 1 || this.options.sharedFailure?.(error)) {
+        for (const pending of batch) pending.reject(error);
+      } else {
+        for (const pending of batch) await this.settle([pending]);
+      }
       return;
     }
     if (outputs.length !== batch.length) {

@@ -1,6 +1,7 @@
 // SQLSTATE classes and codes that mean "the database is unavailable or busy right now".
 const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57'];
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+// Contention: a serialization failure, a deadlock, a lock not available. About this work, retry it.
+const CONTENTION_SQLSTATES = new Set(['40001', '40P01', '55P03']);
 const TRANSIENT_SOCKET_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -9,8 +10,9 @@ const TRANSIENT_SOCKET_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
-// Prisma's own codes for an unreachable server, a closed connection, a timeout, a write conflict.
-const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2034']);
+// Prisma's own codes for an unreachable server, a closed connection, a timeout; and a write conflict.
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const CONTENTION_PRISMA_CODES = new Set(['P2034']);
 const TRANSIENT_MESSAGES = [
   /connection terminated/i,
   /terminating connection/i,
@@ -43,19 +45,26 @@ function messagesOf(error: unknown): string[] {
   return messages;
 }
 
-/** Whether a database failure is about availability (retry later) rather than about the request. */
-export function isTransientDatabaseError(error: unknown): boolean {
+/** Whether the database is unreachable or not taking work: nothing about the statement that failed. */
+export function isDatabaseUnavailable(error: unknown): boolean {
   const codes = codesOf(error);
   if (
     codes.some(
       (code) =>
-        TRANSIENT_SQLSTATES.has(code) ||
         TRANSIENT_SOCKET_CODES.has(code) ||
-        TRANSIENT_PRISMA_CODES.has(code) ||
+        UNAVAILABLE_PRISMA_CODES.has(code) ||
         (code.length === 5 && TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))),
     )
   ) {
     return true;
   }
   return messagesOf(error).some((message) => TRANSIENT_MESSAGES.some((pattern) => pattern.test(message)));
+}
+
+/** Whether a database failure is about availability or contention (retry later) rather than about the request. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (codesOf(error).some((code) => CONTENTION_SQLSTATES.has(code) || CONTENTION_PRISMA_CODES.has(code))) {
+    return true;
+  }
+  return isDatabaseUnavailable(error);
 }

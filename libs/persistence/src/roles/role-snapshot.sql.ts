@@ -21,8 +21,8 @@ const MANY_SUBJECTS: PrincipalFilter = {
  * One subject: $1 user id, $2 client id, $3 business id (null when not acting
  * for one). Scalar parameters give PostgreSQL's generic plan the same row
  * estimates as a custom one, so it plans the statement once per connection;
- * with arrays it re-plans on every call, which cost the renewal path 0.6 ms of
- * the database's CPU per call (1.1 ms against 0.5 ms, planprobe on this machine).
+ * with arrays it re-planned on every call: 0.84–1.27 ms against 0.25–0.48 ms
+ * per read with its session, on a 5,000-user database on this machine.
  */
 const ONE_SUBJECT: PrincipalFilter = {
   user: (column) => `${column} = $1::text`,

@@ -1,6 +1,7 @@
 import type { Session, SessionWithRoles, SessionWithRolesReader, Subject } from '@iam/domain';
 import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
+import { isDatabaseUnavailable } from '../errors/transient-database-error';
 import {
   snapshotParameters,
   subjectParameters,
@@ -17,7 +18,11 @@ const ONE = LOAD_SESSION_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 const MANY = LOAD_SESSIONS_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 
 /** Concurrent renewals' reads share statements, like their writes (SESSION_WRITE_BATCHING). */
-export const SESSION_READ_BATCHING: MicroBatcherOptions = { concurrency: 2, maxBatch: 64 };
+export const SESSION_READ_BATCHING: MicroBatcherOptions = {
+  concurrency: 2,
+  maxBatch: 64,
+  sharedFailure: isDatabaseUnavailable,
+};
 
 type JsonSessionRow = Omit<SessionRow, 'revoked_at' | 'created_at' | 'expires_at' | 'token_expires_at'> & {
   revoked_at: string | null;

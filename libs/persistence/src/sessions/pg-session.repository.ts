@@ -2,6 +2,7 @@ import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } fro
 import type { OutboxSignal, SessionUpdateEncoder, ValuedOutboxMessage } from '@iam/messaging';
 import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
+import { isDatabaseUnavailable } from '../errors/transient-database-error';
 import { encodeHeaders } from '../outbox/outbox-rows';
 import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
@@ -18,6 +19,7 @@ export const SESSION_WRITE_BATCHING: MicroBatcherOptions<readonly SessionWrite[]
   concurrency: 2,
   maxBatch: 500,
   weigh: (writes) => writes.length,
+  sharedFailure: isDatabaseUnavailable,
 };
 
 /** Sessions, their refresh tokens and their outbox messages, over raw SQL (the renewal hot path). */
