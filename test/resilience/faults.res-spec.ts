@@ -22,7 +22,9 @@ import {
 /** Ports of this file's own servers (127.0.0.1 only), away from the shared 9092/5432. */
 const BROKER_PORT = 29092;
 const BROKER_CONTROLLER_PORT = 29093;
-const POSTGRES_PORT = 55432;
+// Below the kernel's ephemeral range (32768–60999 here): a port inside it can be held, at the moment
+// the cluster starts, as the local end of any outgoing connection, and the start fails with EADDRINUSE.
+const POSTGRES_PORT = 25432;
 
 const ORDER = [
   'broker-sigkill',

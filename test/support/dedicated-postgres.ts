@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,12 +46,43 @@ export class DedicatedPostgres {
     return join(this.dir, 'data');
   }
 
-  start(): void {
+  /**
+   * Starts the cluster, trying up to three times: a start on a busy CI machine has failed once
+   * within a second for a reason its log did not reach us for. pg_ctl only says "examine the log
+   * output", so a final failure carries the log's end.
+   */
+  start(attempts = 3): void {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.runPgCtlStart();
+        return;
+      } catch (error) {
+        if (attempt >= attempts) {
+          throw new Error(`${(error as Error).message}\n--- server.log (tail) ---\n${this.logTail()}`);
+        }
+        spawnSync('sleep', ['1']);
+      }
+    }
+  }
+
+  private get logFile(): string {
+    return join(this.dir, 'server.log');
+  }
+
+  private logTail(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-30).join('\n');
+    } catch {
+      return '(no server.log)';
+    }
+  }
+
+  private runPgCtlStart(): void {
     this.run('pg_ctl', [
       '-D',
       this.dataDir,
       '-l',
-      join(this.dir, 'server.log'),
+      this.logFile,
       '-o',
       `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
       '-w',
