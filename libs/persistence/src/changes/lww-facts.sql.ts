@@ -79,46 +79,66 @@ export interface FactWrite {
   readonly flipped: boolean;
 }
 
-interface FactStatements {
-  readonly insert: string;
-  readonly lock: string;
-  readonly update: string;
-}
+/**
+ * The whole last-writer-wins write of one fact as one statement (each round
+ * trip costs this VM more than the statement itself): `held` locks the row
+ * if it exists — FOR NO KEY UPDATE serializes writers of this fact without
+ * blocking the foreign-key checks of rows that reference it, and after waiting
+ * for a concurrent writer it reads the version that writer committed —;
+ * `inserted` creates the row when there was none; `updated` overwrites it when
+ * the event is newer. Data-modifying CTEs run exactly once whether or not the
+ * outer query reads them. When neither held nor inserted (a concurrent
+ * transaction inserted the row after this statement's snapshot, or a cascade
+ * deleted it), the caller runs it again with a fresh snapshot.
+ */
+const factWriteStatements = new Map<string, string>();
 
-const factStatements = new Map<string, FactStatements>();
-
-function statementsFor(table: FactTable): FactStatements {
-  const cached = factStatements.get(table.name);
+function factWriteStatement(table: FactTable): string {
+  const cached = factWriteStatements.get(table.name);
   if (cached) return cached;
   const n = table.keys.length;
   const columns = table.keys.map((key) => key.column).join(', ');
   const params = table.keys.map((key, index) => `$${index + 1}::${key.type}`).join(', ');
   const match = table.keys.map((key, index) => `${key.column} = $${index + 1}::${key.type}`).join(' AND ');
-  const statements: FactStatements = {
-    insert: `INSERT INTO ${table.name} (${columns}, present, changed_at, event_id)
-             VALUES (${params}, $${n + 1}, $${n + 2}::timestamptz, $${n + 3})
-             ON CONFLICT (${columns}) DO NOTHING
-             RETURNING present`,
-    // NO KEY UPDATE: serializes writers of this fact without blocking the
-    // foreign-key checks of rows that reference it.
-    lock: `SELECT present, ${olderThanStamp('changed_at', 'event_id', n + 1, n + 2)} AS older
-           FROM ${table.name} WHERE ${match} FOR NO KEY UPDATE`,
-    update: `UPDATE ${table.name} SET present = $${n + 1}, changed_at = $${n + 2}::timestamptz, event_id = $${n + 3}
-             WHERE ${match}`,
-  };
-  factStatements.set(table.name, statements);
-  return statements;
+  const statement = `
+WITH held AS MATERIALIZED (
+  SELECT present, ${olderThanStamp('changed_at', 'event_id', n + 2, n + 3)} AS older
+  FROM ${table.name} WHERE ${match} FOR NO KEY UPDATE
+), inserted AS (
+  INSERT INTO ${table.name} (${columns}, present, changed_at, event_id)
+  SELECT ${params}, $${n + 1}, $${n + 2}::timestamptz, $${n + 3}
+  WHERE NOT EXISTS (SELECT 1 FROM held)
+  ON CONFLICT (${columns}) DO NOTHING
+  RETURNING present
+), updated AS (
+  UPDATE ${table.name} SET present = $${n + 1}, changed_at = $${n + 2}::timestamptz, event_id = $${n + 3}
+  WHERE ${match} AND COALESCE((SELECT older FROM held), false)
+  RETURNING present
+)
+SELECT (SELECT present FROM held) AS before,
+       COALESCE((SELECT older FROM held), false) AS older,
+       EXISTS (SELECT 1 FROM inserted) AS inserted,
+       EXISTS (SELECT 1 FROM updated) AS updated`;
+  factWriteStatements.set(table.name, statement);
+  return statement;
 }
 
-/** Attempts before giving up on a row that keeps disappearing between insert and lock. */
+/** Attempts before giving up on a row that keeps appearing or disappearing under the write. */
 const MAX_FACT_ATTEMPTS = 3;
 
+interface FactWriteRow {
+  readonly before: boolean | null;
+  readonly older: boolean;
+  readonly inserted: boolean;
+  readonly updated: boolean;
+}
+
 /**
- * Sets a fact to `present` if the event is newer than its register. Inserting
- * first makes the first event that names a fact create it (a revocation too:
- * its register then outranks an older grant replayed later); otherwise the row
- * is locked so concurrent writers of the same fact apply one after the other
- * and each sees the state the other left.
+ * Sets a fact to `present` if the event is newer than its register. The first
+ * event that names a fact creates it (a revocation too: its register then
+ * outranks an older grant replayed later); otherwise the row is locked, so
+ * concurrent writers of the same fact apply one after the other and each sees
+ * the state the other left.
  */
 export async function writeFact(
   sql: Sql,
@@ -127,32 +147,21 @@ export async function writeFact(
   present: boolean,
   stamp: Stamp,
 ): Promise<FactWrite> {
-  const statements = statementsFor(table);
+  const statement = factWriteStatement(table);
   for (let attempt = 1; attempt <= MAX_FACT_ATTEMPTS; attempt += 1) {
-    const inserted = await sql.query<{ present: boolean }>(
-      `change-fact-insert:${table.name}`,
-      statements.insert,
-      [...keys, present, stamp.at, stamp.eventId],
-    );
-    if (inserted.length > 0) return { won: true, before: null, flipped: present };
-
-    const [held] = await sql.query<{ present: boolean; older: boolean }>(
-      `change-fact-lock:${table.name}`,
-      statements.lock,
-      [...keys, stamp.at, stamp.eventId],
-    );
-    // Deleted between the two statements (only a cascade can do that): insert again.
-    if (!held) continue;
-    if (!held.older) return { won: false, before: held.present, flipped: false };
-    await sql.query(`change-fact-update:${table.name}`, statements.update, [
+    const [row] = await sql.query<FactWriteRow>(`change-fact-write:${table.name}`, statement, [
       ...keys,
       present,
       stamp.at,
       stamp.eventId,
     ]);
-    return { won: true, before: held.present, flipped: held.present !== present };
+    if (!row) throw new Error(`the ${table.name} fact write returned no row`);
+    if (row.inserted) return { won: true, before: null, flipped: present };
+    if (row.before === null) continue;
+    if (!row.older) return { won: false, before: row.before, flipped: false };
+    if (row.updated) return { won: true, before: row.before, flipped: row.before !== present };
   }
-  throw new Error(`the ${table.name} fact ${keys.join('/')} kept disappearing while being written`);
+  throw new Error(`the ${table.name} fact ${keys.join('/')} kept changing while being written`);
 }
 
 /**
