@@ -4,6 +4,7 @@ import { EMPTY_SCOPE, EventType, type Change, type ChangeEvent, type ChangeScope
 import { PgSql } from '@iam/persistence';
 import { normalizeScope } from '../../libs/persistence/src/changes/change-scope.sql';
 import { PgChangeStore } from '../../libs/persistence/src/changes/pg-change.store';
+import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
@@ -791,6 +792,39 @@ describe('PgChangeStore: ordering and re-delivery', () => {
 
     await store.complete('r1');
     expect(await store.apply(interrupted)).toEqual(DUPLICATE);
+  });
+
+  it('applies a role change in three statements: claim with its scope, the entity, the fact', async () => {
+    await applyAll([event('c0', at(0), change.userRole(false, 'u1', 'ADMIN'))]);
+    const counted = countingSql(new PgSql(pool));
+    const counting = new PgChangeStore(counted.sql);
+    expect(await counting.apply(event('c1', at(1), change.userRole(true, 'u1', 'ADMIN')))).toEqual(
+      fanOut({ userIds: ['u1'] }),
+    );
+    expect(counted.statements).toEqual([
+      'change-claim-event',
+      'change-ensure:users',
+      'change-fact-write:user_roles',
+    ]);
+  });
+
+  it('keeps the scope an event names with its claim, and drops it when the event has no effect', async () => {
+    const granted = event('n1', at(1), change.userRole(true, 'u1', 'ADMIN'));
+    expect(await store.apply(granted)).toEqual(fanOut({ userIds: ['u1'] }));
+    expect(await store.apply(granted)).toEqual(fanOut({ userIds: ['u1'] }));
+    const member = event('n2', at(1), change.memberAdded('acme', 'u1', ['X']));
+    expect(await store.apply(member)).toEqual(
+      fanOut({ memberships: [{ businessId: 'acme', userId: 'u1' }] }),
+    );
+    expect(await store.apply(member)).toEqual(
+      fanOut({ memberships: [{ businessId: 'acme', userId: 'u1' }] }),
+    );
+
+    const stale = event('n0', at(0), change.userRole(false, 'u1', 'ADMIN'));
+    expect(await store.apply(stale)).toEqual(NO_EFFECT);
+    expect(await rows(`SELECT status, scope FROM processed_events WHERE event_id = 'n0'`)).toEqual([
+      { status: 'COMPLETED', scope: null },
+    ]);
   });
 
   it('replaying a whole sequence leaves the same final state', async () => {

@@ -79,7 +79,8 @@ export class PgChangeStore implements ChangeStore {
 
   apply(event: ChangeEvent): Promise<AppliedChange> {
     return this.sql.transaction(async (sql) => {
-      const earlier = await claimEvent(sql, event);
+      const claimedScope = scopeNamedByEvent(event.change);
+      const earlier = await claimEvent(sql, event, claimedScope);
       if (earlier) return earlier;
 
       const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
@@ -88,7 +89,7 @@ export class PgChangeStore implements ChangeStore {
         return { kind: 'no-effect' };
       }
       const scope = normalizeScope(effect);
-      await recordScope(sql, event.id, scope);
+      if (!sameScope(scope, claimedScope)) await recordScope(sql, event.id, scope);
       return { kind: 'fan-out', scope };
     });
   }
@@ -96,6 +97,46 @@ export class PgChangeStore implements ChangeStore {
   complete(eventId: string): Promise<void> {
     return this.completions.submit(eventId);
   }
+}
+
+/**
+ * The scope an event has if it changes anything, when the event alone says
+ * it; null when it must be worked out from the role tables (group changes
+ * reach the members of every dependent group). Must agree with what
+ * `applyChange` returns as the effect; where it does not, the effect is
+ * recorded after all.
+ */
+function scopeNamedByEvent(change: Change): ChangeScope | null {
+  switch (change.type) {
+    case EventType.UserRoleGranted:
+    case EventType.UserRoleRevoked:
+    case EventType.UserLocked:
+      return normalizeScope({ userIds: [change.data.userId] });
+    case EventType.UserUnlocked:
+      return EMPTY_SCOPE;
+    case EventType.ClientRoleGranted:
+    case EventType.ClientRoleRevoked:
+      return normalizeScope({ clientIds: [change.data.clientId] });
+    case EventType.BusinessRoleGranted:
+    case EventType.BusinessRoleRevoked:
+    case EventType.BusinessDeactivated:
+      return normalizeScope({ businessIds: [change.data.businessId] });
+    case EventType.BusinessMemberAdded:
+    case EventType.BusinessMemberRemoved:
+    case EventType.BusinessMemberRoleGranted:
+    case EventType.BusinessMemberRoleRevoked:
+      return normalizeScope({ memberships: [change.data] });
+    case EventType.GroupMemberAdded:
+    case EventType.GroupMemberRemoved:
+      return normalizeScope(memberScope(change.data.memberType, change.data.memberId));
+    default:
+      return null;
+  }
+}
+
+/** Normalized scopes list their members in one order, so equal scopes serialize alike. */
+function sameScope(scope: ChangeScope, other: ChangeScope | null): boolean {
+  return other !== null && JSON.stringify(scope) === JSON.stringify(other);
 }
 
 function applyChange(sql: Sql, change: Change, stamp: Stamp): Promise<Effect> {

@@ -8,12 +8,18 @@ import { parseStoredScope } from './change-scope.sql';
  * duplicate, an applied one crashed before its fan-out finished and gets the
  * scope it stored. A concurrent claim of the same id waits on the primary key
  * until the first transaction ends, so only one run applies the change.
+ * `scope` is stored with the claim when the event alone determines it, which
+ * spares `recordScope` its round trip (the transaction commits both or neither).
  */
-export async function claimEvent(sql: Sql, event: ChangeEvent): Promise<AppliedChange | null> {
+export async function claimEvent(
+  sql: Sql,
+  event: ChangeEvent,
+  scope: ChangeScope | null,
+): Promise<AppliedChange | null> {
   const claimed = await sql.query(
     'change-claim-event',
-    `INSERT INTO processed_events (event_id, type, subject, event_time, topic, partition, "offset", status)
-     VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED')
+    `INSERT INTO processed_events (event_id, type, subject, event_time, topic, partition, "offset", status, scope)
+     VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED', $8::jsonb)
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
     [
@@ -24,6 +30,7 @@ export async function claimEvent(sql: Sql, event: ChangeEvent): Promise<AppliedC
       event.origin.topic,
       event.origin.partition,
       event.origin.offset,
+      scope === null ? null : JSON.stringify(scope),
     ],
   );
   if (claimed.length > 0) return null;
