@@ -253,17 +253,6 @@ export const ENTITY_TABLES = {
 
 export type EntityKind = keyof typeof ENTITY_TABLES;
 
-/** Entities exist from the first event that names them (events.md). */
-export async function ensureEntities(sql: Sql, kind: EntityKind, ids: readonly string[]): Promise<void> {
-  const table = ENTITY_TABLES[kind];
-  // In key order, so two transactions creating the same rows wait for each other instead of deadlocking.
-  await sql.query(
-    `change-ensure:${table}`,
-    `INSERT INTO ${table} (id) SELECT DISTINCT unnest($1::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING`,
-    [ids],
-  );
-}
-
 /** Code-unit order: the same everywhere, unlike localeCompare. */
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

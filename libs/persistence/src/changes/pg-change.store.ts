@@ -23,7 +23,6 @@ import {
   USER_LOCK,
   USER_ROLES,
   compareText,
-  ensureEntities,
   newerThanStamp,
   olderThanStamp,
   tombstoneOlderFacts,
@@ -31,7 +30,7 @@ import {
   writeFact,
   type Stamp,
 } from './lww-facts.sql';
-import { claimEvent, completeEvents, recordScope } from './processed-events.sql';
+import { claimEvent, completeEvents, recordScope, type NamedEntities } from './processed-events.sql';
 
 /** What a change did: null when nothing visible changed, else who it can affect. */
 type Effect = Partial<ChangeScope> | null;
@@ -80,7 +79,7 @@ export class PgChangeStore implements ChangeStore {
   apply(event: ChangeEvent): Promise<AppliedChange> {
     return this.sql.transaction(async (sql) => {
       const claimedScope = scopeNamedByEvent(event.change);
-      const earlier = await claimEvent(sql, event, claimedScope);
+      const earlier = await claimEvent(sql, event, claimedScope, entitiesNamedByEvent(event.change));
       if (earlier) return earlier;
 
       const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
@@ -134,6 +133,43 @@ function scopeNamedByEvent(change: Change): ChangeScope | null {
   }
 }
 
+/** The entity rows an event needs (its facts reference them); services have no table. */
+function entitiesNamedByEvent(change: Change): NamedEntities {
+  switch (change.type) {
+    case EventType.UserRoleGranted:
+    case EventType.UserRoleRevoked:
+    case EventType.UserLocked:
+    case EventType.UserUnlocked:
+      return { user: [change.data.userId] };
+    case EventType.ClientRoleGranted:
+    case EventType.ClientRoleRevoked:
+      return { client: [change.data.clientId] };
+    case EventType.GroupRoleGranted:
+    case EventType.GroupRoleRevoked:
+    case EventType.GroupDeleted:
+      return { group: [change.data.groupId] };
+    case EventType.GroupMemberAdded:
+    case EventType.GroupMemberRemoved: {
+      const { groupId, memberType, memberId } = change.data;
+      if (memberType === 'USER') return { group: [groupId], user: [memberId] };
+      if (memberType === 'BUSINESS') return { group: [groupId], business: [memberId] };
+      return { group: [groupId] };
+    }
+    case EventType.GroupDependencyAdded:
+    case EventType.GroupDependencyRemoved:
+      return { group: [change.data.groupId, change.data.dependsOnGroupId] };
+    case EventType.BusinessRoleGranted:
+    case EventType.BusinessRoleRevoked:
+    case EventType.BusinessDeactivated:
+      return { business: [change.data.businessId] };
+    case EventType.BusinessMemberAdded:
+    case EventType.BusinessMemberRemoved:
+    case EventType.BusinessMemberRoleGranted:
+    case EventType.BusinessMemberRoleRevoked:
+      return { business: [change.data.businessId], user: [change.data.userId] };
+  }
+}
+
 /** Normalized scopes list their members in one order, so equal scopes serialize alike. */
 function sameScope(scope: ChangeScope, other: ChangeScope | null): boolean {
   return other !== null && JSON.stringify(scope) === JSON.stringify(other);
@@ -182,7 +218,6 @@ async function userRole(
   stamp: Stamp,
 ): Promise<Effect> {
   const { userId, role } = change.data;
-  await ensureEntities(sql, 'user', [userId]);
   const write = await writeFact(
     sql,
     USER_ROLES,
@@ -200,7 +235,6 @@ async function userLock(
 ): Promise<Effect> {
   const { userId } = change.data;
   const locked = change.type === EventType.UserLocked;
-  await ensureEntities(sql, 'user', [userId]);
   if (!(await writeEntityRegister(sql, USER_LOCK, userId, locked, stamp))) return null;
   // Locking ends the user's sessions (the caller revokes them); an unlock finds
   // none left to re-issue, so its scope is empty and the caller just completes it.
@@ -213,7 +247,6 @@ async function clientRole(
   stamp: Stamp,
 ): Promise<Effect> {
   const { clientId, role } = change.data;
-  await ensureEntities(sql, 'client', [clientId]);
   const write = await writeFact(
     sql,
     CLIENT_ROLES,
@@ -224,9 +257,8 @@ async function clientRole(
   return write.flipped ? { clientIds: [clientId] } : null;
 }
 
-/** Creates and share-locks the groups; true when a deletion newer than the event makes it stale. */
+/** Share-locks the groups (the claim created them); true when a deletion newer than the event makes it stale. */
 async function lockGroups(sql: Sql, groupIds: readonly string[], stamp: Stamp): Promise<boolean> {
-  await ensureEntities(sql, 'group', groupIds);
   const rows = await sql.query<{ deleted_later: boolean }>('change-lock-groups', LOCK_GROUPS, [
     groupIds,
     stamp.at,
@@ -258,9 +290,6 @@ async function groupMember(
   stamp: Stamp,
 ): Promise<Effect> {
   const { groupId, memberType, memberId } = change.data;
-  // The member is named by the event, so it exists from now on (services have no table).
-  if (memberType === 'USER') await ensureEntities(sql, 'user', [memberId]);
-  if (memberType === 'BUSINESS') await ensureEntities(sql, 'business', [memberId]);
   if (await lockGroups(sql, [groupId], stamp)) return null;
   const write = await writeFact(
     sql,
@@ -297,7 +326,6 @@ async function groupDeleted(
   stamp: Stamp,
 ): Promise<Effect> {
   const { groupId } = change.data;
-  await ensureEntities(sql, 'group', [groupId]);
   // Raising the watermark takes the group's row lock, which waits for every
   // transaction writing a fact about the group (they hold it FOR SHARE) and
   // keeps new ones out until this one commits.
@@ -355,7 +383,6 @@ async function businessRole(
   stamp: Stamp,
 ): Promise<Effect> {
   const { businessId, role } = change.data;
-  await ensureEntities(sql, 'business', [businessId]);
   const write = await writeFact(
     sql,
     BUSINESS_ROLES,
@@ -366,18 +393,12 @@ async function businessRole(
   return write.flipped ? { businessIds: [businessId] } : null;
 }
 
-async function ensureMember(sql: Sql, businessId: string, userId: string): Promise<void> {
-  await ensureEntities(sql, 'business', [businessId]);
-  await ensureEntities(sql, 'user', [userId]);
-}
-
 async function businessMemberAdded(
   sql: Sql,
   change: ChangeOf<typeof EventType.BusinessMemberAdded>,
   stamp: Stamp,
 ): Promise<Effect> {
   const { businessId, userId, roles } = change.data;
-  await ensureMember(sql, businessId, userId);
   const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], true, stamp);
   // A later removal outranks this addition and, in order, would have revoked
   // the roles it grants: granting them now would resurrect them.
@@ -399,7 +420,6 @@ async function businessMemberRemoved(
   stamp: Stamp,
 ): Promise<Effect> {
   const { businessId, userId } = change.data;
-  await ensureMember(sql, businessId, userId);
   // Writing the membership locks it, which keeps role writers (FOR SHARE on it) out.
   const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], false, stamp);
   // Roles granted before the removal end with it, even when a later addition
@@ -424,7 +444,6 @@ async function businessMemberRole(
   stamp: Stamp,
 ): Promise<Effect> {
   const { businessId, userId, role } = change.data;
-  await ensureMember(sql, businessId, userId);
   // The role row needs its membership (foreign key). A role on a non-member is
   // kept but invisible until an addition; the placeholder's register
   // (-infinity, '') loses to any real event, so it never outranks one.
@@ -458,7 +477,6 @@ async function businessDeactivated(
   stamp: Stamp,
 ): Promise<Effect> {
   const { businessId } = change.data;
-  await ensureEntities(sql, 'business', [businessId]);
   const flipped = await writeEntityRegister(sql, BUSINESS_STATUS, businessId, false, stamp);
   return flipped ? { businessIds: [businessId] } : null;
 }

@@ -1,38 +1,56 @@
 import type { AppliedChange, ChangeEvent, ChangeScope } from '@iam/domain';
 import type { Sql } from '../database/sql';
+import { ENTITY_TABLES, type EntityKind } from './lww-facts.sql';
 import { parseStoredScope } from './change-scope.sql';
 
+/** The entities an event names, by kind: they exist from the first event that names them (events.md). */
+export type NamedEntities = Readonly<Partial<Record<EntityKind, readonly string[]>>>;
+
+/** Creation order of the entity kinds: one order for every claim, so two never wait on each other crosswise. */
+const ENTITY_ORDER: readonly EntityKind[] = ['business', 'client', 'group', 'user'];
+
+const CLAIM_EVENT = `
+WITH claimed AS (
+  INSERT INTO processed_events (event_id, type, subject, event_time, topic, partition, "offset", status, scope)
+  VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED', $8::jsonb)
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+)${ENTITY_ORDER.map(
+  (kind, index) => `, ensured_${kind} AS (
+  INSERT INTO ${ENTITY_TABLES[kind]} (id) SELECT DISTINCT unnest($${9 + index}::text[]) ORDER BY 1
+  ON CONFLICT (id) DO NOTHING
+)`,
+).join('')}
+SELECT event_id FROM claimed`;
+
 /**
- * Claims the event id. Returns null when this call claimed it (the change is
- * to be applied), otherwise what the earlier run left: a completed event is a
- * duplicate, an applied one crashed before its fan-out finished and gets the
- * scope it stored. A concurrent claim of the same id waits on the primary key
- * until the first transaction ends, so only one run applies the change.
- * `scope` is stored with the claim when the event alone determines it, which
- * spares `recordScope` its round trip (the transaction commits both or neither).
+ * Claims the event id and creates the entities it names (rows in key order,
+ * so two transactions creating the same ones queue instead of deadlocking).
+ * Returns null when this call claimed it (the change is to be applied),
+ * otherwise what the earlier run left: a completed event is a duplicate, an
+ * applied one crashed before its fan-out finished and gets the scope it
+ * stored. A concurrent claim of the same id waits on the primary key until
+ * the first transaction ends, so only one run applies the change. `scope` is
+ * stored with the claim when the event alone determines it, which spares
+ * `recordScope` its round trip (the transaction commits both or neither).
  */
 export async function claimEvent(
   sql: Sql,
   event: ChangeEvent,
   scope: ChangeScope | null,
+  entities: NamedEntities,
 ): Promise<AppliedChange | null> {
-  const claimed = await sql.query(
-    'change-claim-event',
-    `INSERT INTO processed_events (event_id, type, subject, event_time, topic, partition, "offset", status, scope)
-     VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED', $8::jsonb)
-     ON CONFLICT (event_id) DO NOTHING
-     RETURNING event_id`,
-    [
-      event.id,
-      event.change.type,
-      event.subject,
-      event.timestamp,
-      event.origin.topic,
-      event.origin.partition,
-      event.origin.offset,
-      scope === null ? null : JSON.stringify(scope),
-    ],
-  );
+  const claimed = await sql.query('change-claim-event', CLAIM_EVENT, [
+    event.id,
+    event.change.type,
+    event.subject,
+    event.timestamp,
+    event.origin.topic,
+    event.origin.partition,
+    event.origin.offset,
+    scope === null ? null : JSON.stringify(scope),
+    ...ENTITY_ORDER.map((kind) => entities[kind] ?? []),
+  ]);
   if (claimed.length > 0) return null;
 
   const [earlier] = await sql.query<{ status: 'APPLIED' | 'COMPLETED'; scope: unknown }>(
