@@ -14,7 +14,8 @@
  * Also the service's peak RSS.
  *
  * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
- * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000).
+ * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000), BENCH_PARTITIONS (8: input
+ * partitions, and the service's consumer concurrency).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -38,6 +39,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 300);
 const RATE_DURATION_MS = Number(process.env.BENCH_RATE_DURATION_S ?? 20) * 1_000;
 const FANOUT = Number(process.env.BENCH_FANOUT ?? 10_000);
+const PARTITIONS = process.env.BENCH_PARTITIONS ?? '8';
 const CLIENT = { id: 'bench-app', secret: 'bench-app-secret-0123456789' };
 const FANOUT_BUSINESS = 'bench-fanout-business';
 
@@ -103,7 +105,8 @@ async function main(): Promise<void> {
   const deployment: Deployment = await createDeployment('bench_events', {
     LOG_LEVEL: 'info',
     DATABASE_POOL_SIZE: '16',
-    KAFKA_TOPIC_PARTITIONS: '8',
+    KAFKA_TOPIC_PARTITIONS: PARTITIONS,
+    KAFKA_CONSUMER_CONCURRENCY: PARTITIONS,
     SESSION_UPDATE_PLAINTEXT: 'false',
     // The relay's linger is the knob between broker work per update and latency (README, Benchmarks).
     ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),

@@ -898,7 +898,13 @@ describe('PgChangeStore: ordering and re-delivery', () => {
 });
 
 describe('PgChangeStore: concurrency', () => {
+  // One store applies concurrent events in one transaction; several stores (as several
+  // instances would) race in separate transactions.
+  const instances = (count: number) =>
+    Array.from({ length: count }, () => new PgChangeStore(new PgSql(pool)));
+
   it('serializes concurrent events on the same fact: the newer one wins', async () => {
+    const racing = instances(2);
     for (let round = 0; round < 20; round += 1) {
       const role = `ROLE-${round}`;
       // Half the rounds race on a fact that exists (row locks), half on one that does not (the insert).
@@ -907,7 +913,7 @@ describe('PgChangeStore: concurrency', () => {
       const older = event(`old-${round}`, at(1), change.userRole(!finalState, 'u1', role));
       const newer = event(`new-${round}`, at(2), change.userRole(finalState, 'u1', role));
       const pair = round % 3 === 0 ? [older, newer] : [newer, older];
-      await Promise.all(pair.map((e) => store.apply(e)));
+      await Promise.all(pair.map((e, index) => racing[index]!.apply(e)));
       expect(await rows('SELECT present, event_id FROM user_roles WHERE role = $1', [role])).toEqual([
         { present: finalState, event_id: `new-${round}` },
       ]);
@@ -915,6 +921,7 @@ describe('PgChangeStore: concurrency', () => {
   });
 
   it('serializes concurrent membership writes and deletions without deadlocks', async () => {
+    const racing = instances(5);
     for (let round = 0; round < 10; round += 1) {
       const [a, b] = [`ga-${round}`, `gb-${round}`];
       await applyAll([
@@ -922,13 +929,15 @@ describe('PgChangeStore: concurrency', () => {
         event(`ba-${round}`, at(1), change.groupDependency(true, b, a)),
         event(`ma-${round}`, at(1), change.groupMember(true, a, 'USER', 'u1')),
       ]);
-      const results = await Promise.all([
-        store.apply(event(`del-a-${round}`, at(5), change.groupDeleted(a))),
-        store.apply(event(`del-b-${round}`, at(5), change.groupDeleted(b))),
-        store.apply(event(`late-${round}`, at(3), change.groupMember(true, a, 'USER', 'u2'))),
-        store.apply(event(`r1-${round}`, at(2), change.memberAdded('acme', `u${round}`, ['X', 'Y', 'Z']))),
-        store.apply(event(`r2-${round}`, at(2), change.memberAdded('acme', `u${round}`, ['Z', 'Y', 'X']))),
-      ]);
+      const results = await Promise.all(
+        [
+          event(`del-a-${round}`, at(5), change.groupDeleted(a)),
+          event(`del-b-${round}`, at(5), change.groupDeleted(b)),
+          event(`late-${round}`, at(3), change.groupMember(true, a, 'USER', 'u2')),
+          event(`r1-${round}`, at(2), change.memberAdded('acme', `u${round}`, ['X', 'Y', 'Z'])),
+          event(`r2-${round}`, at(2), change.memberAdded('acme', `u${round}`, ['Z', 'Y', 'X'])),
+        ].map((e, index) => racing[index]!.apply(e)),
+      );
       expect(results.every((result) => result.kind !== 'duplicate')).toBe(true);
       expect(
         await rows('SELECT count(*)::int AS n FROM group_members WHERE group_id = $1 AND present', [a]),
@@ -947,10 +956,46 @@ describe('PgChangeStore: concurrency', () => {
     }
   });
 
+  it('applies events that arrive together in one transaction, each with its own answer', async () => {
+    const counted = countingSql(new PgSql(pool));
+    const batching = new PgChangeStore(counted.sql);
+    const users = Array.from({ length: 9 }, (_, index) => `batch-u${index}`);
+    const results = await Promise.all(
+      users.map((userId, index) =>
+        batching.apply(event(`b${index}`, at(1), change.userRole(true, userId, 'R'))),
+      ),
+    );
+    expect(results).toEqual(users.map((userId) => fanOut({ userIds: [userId] })));
+    // The first goes at once; the eight that arrived meanwhile share the next transaction.
+    expect(counted.transactions.count).toBe(2);
+    expect(await rows('SELECT count(*)::int AS n FROM user_roles WHERE present')).toEqual([{ n: 9 }]);
+  });
+
+  it('runs a failed batch again event by event: only the bad event fails', async () => {
+    const good = (index: number) => event(`g${index}`, at(1), change.userRole(true, `ok-u${index}`, 'R'));
+    // Not a member type the database knows: the statement fails (the decoder would never let it through).
+    const bad = event('bad', at(1), change.groupMember(true, 'g', 'ROBOT' as 'USER', 'r1'));
+    const results = await Promise.allSettled(
+      [good(0), good(1), bad, good(2), good(3)].map((e) => store.apply(e)),
+    );
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(await rows('SELECT count(*)::int AS n FROM user_roles WHERE present')).toEqual([{ n: 4 }]);
+    expect(await rows(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = 'bad'`)).toEqual([
+      { n: 0 },
+    ]);
+  });
+
   it('lets only one of two concurrent deliveries of the same event apply it', async () => {
     await applyAll([event('m', at(1), change.groupMember(true, 'g', 'USER', 'u1'))]);
     const same = event('once', at(2), change.groupRole(true, 'g', 'READER'));
-    const results = await Promise.all([store.apply(same), store.apply(same)]);
+    const [first, second] = instances(2);
+    const results = await Promise.all([first!.apply(same), second!.apply(same)]);
     // The second waited for the first to commit and found it applied, fan-out pending.
     expect(results).toEqual([fanOut({ userIds: ['u1'] }), fanOut({ userIds: ['u1'] })]);
     expect(await rows(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = 'once'`)).toEqual([
