@@ -59,17 +59,6 @@ FROM business_memberships WHERE business_id = $1 AND user_id = $2 FOR SHARE`;
  */
 export class PgChangeStore implements ChangeStore {
   /**
-   * Events arriving while another batch is being applied are applied together
-   * in one transaction (one BEGIN and one COMMIT instead of one each), in the
-   * order they arrived; each partition has one event in flight, so events of
-   * one subject never share a batch out of order. One batch at a time: two
-   * transactions of this instance can then never deadlock on each other's facts.
-   * A batch that fails is run again event by event, so a failure stays its
-   * event's own.
-   */
-  private readonly applications: MicroBatcher<ChangeEvent, AppliedChange>;
-
-  /**
    * Completions of concurrently processed events share one statement and one
    * commit: samples of pg_stat_activity during bench:events showed commits
    * waiting on the WAL flush as the largest wait, and a completion is the last
@@ -78,15 +67,6 @@ export class PgChangeStore implements ChangeStore {
   private readonly completions: MicroBatcher<string, void>;
 
   constructor(private readonly sql: Sql) {
-    this.applications = new MicroBatcher<ChangeEvent, AppliedChange>(
-      (events) =>
-        this.sql.transaction(async (tx) => {
-          const applied: AppliedChange[] = [];
-          for (const event of events) applied.push(await applyEvent(tx, event));
-          return applied;
-        }),
-      { concurrency: 1, maxBatch: 64, sharedFailure: isDatabaseUnavailable },
-    );
     this.completions = new MicroBatcher<string, void>(
       async (eventIds) => {
         await completeEvents(this.sql, eventIds);
@@ -97,28 +77,25 @@ export class PgChangeStore implements ChangeStore {
   }
 
   apply(event: ChangeEvent): Promise<AppliedChange> {
-    return this.applications.submit(event);
+    return this.sql.transaction(async (sql) => {
+      const claimedScope = scopeNamedByEvent(event.change);
+      const earlier = await claimEvent(sql, event, claimedScope, entitiesNamedByEvent(event.change));
+      if (earlier) return earlier;
+
+      const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
+      if (effect === null) {
+        await completeEvents(sql, [event.id]);
+        return { kind: 'no-effect' };
+      }
+      const scope = normalizeScope(effect);
+      if (!sameScope(scope, claimedScope)) await recordScope(sql, event.id, scope);
+      return { kind: 'fan-out', scope };
+    });
   }
 
   complete(eventId: string): Promise<void> {
     return this.completions.submit(eventId);
   }
-}
-
-/** Claims and applies one event inside the caller's transaction. */
-async function applyEvent(sql: Sql, event: ChangeEvent): Promise<AppliedChange> {
-  const claimedScope = scopeNamedByEvent(event.change);
-  const earlier = await claimEvent(sql, event, claimedScope, entitiesNamedByEvent(event.change));
-  if (earlier) return earlier;
-
-  const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
-  if (effect === null) {
-    await completeEvents(sql, [event.id]);
-    return { kind: 'no-effect' };
-  }
-  const scope = normalizeScope(effect);
-  if (!sameScope(scope, claimedScope)) await recordScope(sql, event.id, scope);
-  return { kind: 'fan-out', scope };
 }
 
 /**
