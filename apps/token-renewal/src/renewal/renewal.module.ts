@@ -13,7 +13,7 @@ import {
   type TokenVerifier,
 } from '@iam/domain';
 import { PgSessionWithRolesReader, type Sql } from '@iam/persistence';
-import { CachingTokenVerifier } from '@iam/tokens';
+import { CachingTokenVerifier, SigningKeyRing } from '@iam/tokens';
 import {
   CLOCK,
   IDS,
@@ -43,6 +43,7 @@ import { RenewTokenController } from './renew-token.controller';
         IDS,
         CLOCK,
         SQL,
+        SigningKeyRing,
       ],
       useFactory: (
         config: AppConfig,
@@ -54,12 +55,13 @@ import { RenewTokenController } from './renew-token.controller';
         ids: IdGenerator,
         clock: Clock,
         sql: Sql,
+        ring: SigningKeyRing,
       ) =>
         new RenewTokenUseCase({
           sessionWithRoles: new PgSessionWithRolesReader(sql),
           // Applications present the same token on every call: verify it once per lifetime.
           caller: new CallerAuthenticator(
-            new CachingTokenVerifier(verifier, clock),
+            new CachingTokenVerifier(verifier, clock, (kid) => ring.verificationKey(kid) !== undefined),
             parseRequirement(config.tokens.renewTokenRequirement),
           ),
           verifier,
