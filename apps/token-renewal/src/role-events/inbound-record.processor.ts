@@ -10,7 +10,7 @@ import {
   type InboundRecord,
   type InputChannelName,
 } from '@iam/messaging';
-import { ServiceMetrics } from '@iam/observability';
+import { lazyChild, ServiceMetrics } from '@iam/observability';
 import { CLOCK, ROOT_LOGGER } from '../infrastructure/tokens';
 import { FatalErrors } from '../lifecycle/fatal-errors';
 import { ShutdownSignal } from '../lifecycle/shutdown-signal';
@@ -74,7 +74,7 @@ export class InboundRecordProcessor {
     heartbeat: () => Promise<void>,
   ): Promise<RecordOutcome> {
     const { topic, partition, offset } = record.origin;
-    let logger = this.logger.child({ topic, partition, offset });
+    let logger = lazyChild(this.logger, { topic, partition, offset });
     const retry = { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
     try {
       const decoded = decodeChangeEvent(record, CHANNEL_EVENT_TYPES[channel]);
@@ -99,7 +99,13 @@ export class InboundRecordProcessor {
         if (first) this.metrics.deadLetters.inc({ topic, reason: decoded.reason });
         return { kind: 'dead-lettered', reason: decoded.reason, repeated: !first };
       }
-      logger = logger.child({ eventId: decoded.event.id, eventType: decoded.event.change.type });
+      logger = lazyChild(this.logger, {
+        topic,
+        partition,
+        offset,
+        eventId: decoded.event.id,
+        eventType: decoded.event.change.type,
+      });
       const outcome = await retryTransient(
         () => this.applyChange.execute(decoded.event, { beforeBatch: () => this.betweenBatches(heartbeat) }),
         { ...retry, logger },

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { LineLogger } from '@iam/observability';
 import { isTransientFailure } from './transient-failure';
 
 export interface RetryPolicy {
@@ -23,7 +23,7 @@ export class ProcessingInterruptedError extends Error {
  * partition may be someone else's now: hand the record back. A broker that is
  * down cannot take the heartbeat either; that is waited out like any outage.
  */
-export async function heartbeatOrHandBack(heartbeat: () => Promise<void>, logger: Logger): Promise<void> {
+export async function heartbeatOrHandBack(heartbeat: () => Promise<void>, logger: LineLogger): Promise<void> {
   try {
     await heartbeat();
   } catch (error) {
@@ -55,7 +55,7 @@ function pause(ms: number, abort: AbortSignal): Promise<void> {
  */
 export async function retryTransient<T>(
   work: () => Promise<T>,
-  options: { policy: RetryPolicy; abort: AbortSignal; heartbeat: () => Promise<void>; logger: Logger },
+  options: { policy: RetryPolicy; abort: AbortSignal; heartbeat: () => Promise<void>; logger: LineLogger },
 ): Promise<T> {
   let delay = options.policy.initialDelayMs;
   for (let attempt = 1; ; attempt += 1) {
