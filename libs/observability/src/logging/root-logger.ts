@@ -23,9 +23,5 @@ export function createRootLogger(
   destination?: DestinationStream,
 ): RootLogger {
   const options = rootLoggerOptions(level, name);
-  // Stdout written asynchronously: lines logged while a write is in flight go out
-  // together with the next one, instead of one write(2) per request line on the
-  // request path. Nothing waits for a fill level, and pino flushes what is pending
-  // synchronously when the process exits.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  return destination ? pino(options, destination) : pino(options);
 }
