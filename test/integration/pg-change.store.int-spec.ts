@@ -957,8 +957,9 @@ describe('PgChangeStore: concurrency', () => {
 
   it('fails only the bad one of concurrent events', async () => {
     const good = (index: number) => event(`g${index}`, at(1), change.userRole(true, `ok-u${index}`, 'R'));
-    // Not a member type the database knows: the statement fails (the decoder would never let it through).
-    const bad = event('bad', at(1), change.groupMember(true, 'g', 'ROBOT' as 'USER', 'r1'));
+    // A NUL in the role fails the fact write, after the claim created the event's row and its
+    // user: both must roll back with it (the decoder would never let such a role through).
+    const bad = event('bad', at(1), change.userRole(true, 'bad-u', 'R\u0000'));
     const results = await Promise.allSettled(
       [good(0), good(1), bad, good(2), good(3)].map((e) => store.apply(e)),
     );
@@ -973,6 +974,7 @@ describe('PgChangeStore: concurrency', () => {
     expect(await rows(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = 'bad'`)).toEqual([
       { n: 0 },
     ]);
+    expect(await rows(`SELECT count(*)::int AS n FROM users WHERE id = 'bad-u'`)).toEqual([{ n: 0 }]);
   });
 
   it('lets only one of two concurrent deliveries of the same event apply it', async () => {

@@ -47,9 +47,10 @@ export class DedicatedPostgres {
   }
 
   /**
-   * Starts the cluster, trying up to three times: a start on a busy CI machine has failed once
-   * within a second for a reason its log did not reach us for. pg_ctl only says "examine the log
-   * output", so a final failure carries the log's end.
+   * Starts the cluster, trying up to three times while the failed attempt left no server behind:
+   * a start on a busy CI machine has failed once within a second for a reason its log did not
+   * reach us for. pg_ctl only says "examine the log output", so a final failure carries the
+   * log's end. A server still starting (a timed-out wait) is not started over.
    */
   start(attempts = 3): void {
     for (let attempt = 1; ; attempt++) {
@@ -57,11 +58,21 @@ export class DedicatedPostgres {
         this.runPgCtlStart();
         return;
       } catch (error) {
-        if (attempt >= attempts) {
+        if (attempt >= attempts || this.running()) {
           throw new Error(`${(error as Error).message}\n--- server.log (tail) ---\n${this.logTail()}`);
         }
-        spawnSync('sleep', ['1']);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
       }
+    }
+  }
+
+  /** Whether a postmaster runs on the data directory (`pg_ctl status` exits 0). */
+  private running(): boolean {
+    try {
+      this.run('pg_ctl', ['-D', this.dataDir, 'status']);
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -88,8 +88,9 @@ export interface FactWrite {
  * `inserted` creates the row when there was none; `updated` overwrites it when
  * the event is newer. Data-modifying CTEs run exactly once whether or not the
  * outer query reads them. When neither held nor inserted (a concurrent
- * transaction inserted the row after this statement's snapshot, or a cascade
- * deleted it), the caller runs it again with a fresh snapshot.
+ * transaction inserted the row after this statement's snapshot: the insert
+ * waited for it and then did nothing), the caller runs it again with a fresh
+ * snapshot.
  */
 const factWriteStatements = new Map<string, string>();
 
@@ -123,7 +124,7 @@ SELECT (SELECT present FROM held) AS before,
   return statement;
 }
 
-/** Attempts before giving up on a row that keeps appearing or disappearing under the write. */
+/** Attempts before giving up on a row that keeps appearing under the write. */
 const MAX_FACT_ATTEMPTS = 3;
 
 interface FactWriteRow {

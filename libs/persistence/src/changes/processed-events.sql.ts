@@ -6,8 +6,8 @@ import { parseStoredScope } from './change-scope.sql';
 /** The entities an event names, by kind: they exist from the first event that names them (events.md). */
 export type NamedEntities = Readonly<Partial<Record<EntityKind, readonly string[]>>>;
 
-/** Creation order of the entity kinds: one order for every claim, so two never wait on each other crosswise. */
-const ENTITY_ORDER: readonly EntityKind[] = ['business', 'client', 'group', 'user'];
+/** The entity kinds, in the order of their parameters ($9–$12) in the claim. */
+const ENTITY_KINDS: readonly EntityKind[] = ['business', 'client', 'group', 'user'];
 
 const CLAIM_EVENT = `
 WITH claimed AS (
@@ -15,7 +15,7 @@ WITH claimed AS (
   VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::bigint, 'APPLIED', $8::jsonb)
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
-)${ENTITY_ORDER.map(
+)${ENTITY_KINDS.map(
   (kind, index) => `, ensured_${kind} AS (
   INSERT INTO ${ENTITY_TABLES[kind]} (id) SELECT DISTINCT unnest($${9 + index}::text[]) ORDER BY 1
   ON CONFLICT (id) DO NOTHING
@@ -24,8 +24,11 @@ WITH claimed AS (
 SELECT event_id FROM claimed`;
 
 /**
- * Claims the event id and creates the entities it names (rows in key order,
- * so two transactions creating the same ones queue instead of deadlocking).
+ * Claims the event id and creates the entities it names. Every claim is this
+ * one statement, so all of them create rows table by table in the same order
+ * (the executor's order for sibling CTEs, whatever it is) and each table's
+ * rows in key order: two transactions creating the same entities queue
+ * instead of deadlocking.
  * Returns null when this call claimed it (the change is to be applied),
  * otherwise what the earlier run left: a completed event is a duplicate, an
  * applied one crashed before its fan-out finished and gets the scope it
@@ -49,7 +52,7 @@ export async function claimEvent(
     event.origin.partition,
     event.origin.offset,
     scope === null ? null : JSON.stringify(scope),
-    ...ENTITY_ORDER.map((kind) => entities[kind] ?? []),
+    ...ENTITY_KINDS.map((kind) => entities[kind] ?? []),
   ]);
   if (claimed.length > 0) return null;
 
