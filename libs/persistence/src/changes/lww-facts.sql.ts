@@ -81,10 +81,10 @@ export interface FactWrite {
 
 /**
  * The whole last-writer-wins write of one fact as one statement (each round
- * trip costs this VM more than the statement itself): `held` locks the row
- * if it exists — FOR NO KEY UPDATE serializes writers of this fact without
+ * trip costs this VM more than the statement itself). `held` locks the row
+ * if it exists: FOR NO KEY UPDATE serializes writers of this fact without
  * blocking the foreign-key checks of rows that reference it, and after waiting
- * for a concurrent writer it reads the version that writer committed —;
+ * for a concurrent writer it reads the version that writer committed.
  * `inserted` creates the row when there was none; `updated` overwrites it when
  * the event is newer. Data-modifying CTEs run exactly once whether or not the
  * outer query reads them. When neither held nor inserted (a concurrent
