@@ -79,7 +79,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await pool.query('TRUNCATE users, clients, sessions, businesses CASCADE');
+  await pool.query('TRUNCATE users, clients, sessions, businesses, groups CASCADE');
 });
 
 describe('PgAffectedSessionFinder: scope kinds', () => {
@@ -152,6 +152,43 @@ describe('PgAffectedSessionFinder: scope kinds', () => {
         ],
       }),
     ).toEqual([3, 7]);
+  });
+
+  it('finds the sessions of the present members of groups and of the groups depending on them', async () => {
+    await pool.query(`INSERT INTO groups (id) VALUES ('g1'), ('g2'), ('g3'), ('cycle'), ('unrelated')`);
+    const member = (group: string, type: string, id: string, present = true) =>
+      pool.query(
+        `INSERT INTO group_members (group_id, member_type, member_id, present, changed_at, event_id)
+         VALUES ($1, $2::group_member_type, $3, $4, $5, 'seed')`,
+        [group, type, id, present, NOW],
+      );
+    const dependency = (group: string, dependsOn: string, present = true) =>
+      pool.query(
+        `INSERT INTO group_dependencies (group_id, depends_on_group_id, present, changed_at, event_id)
+         VALUES ($1, $2, $3, $4, 'seed')`,
+        [group, dependsOn, present, NOW],
+      );
+    await member('g1', 'USER', 'u3');
+    await member('g2', 'BUSINESS', 'b1');
+    await member('g3', 'SERVICE', 'svc-2');
+    await member('g1', 'USER', 'u4', false);
+    await member('unrelated', 'USER', 'u1');
+    await dependency('g2', 'g1');
+    await dependency('g3', 'g2');
+    // A cycle through g1 ends; a removed link leads nowhere.
+    await dependency('cycle', 'g3');
+    await dependency('g1', 'cycle');
+    await dependency('unrelated', 'g1', false);
+
+    // g1: u3's sessions, b1's (through g2) and svc-2's clients' (through g3); not u4 (left), not u1.
+    expect(await found({ groupIds: ['g1'] })).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    // g3 reaches g1 and g2 only through the cycle, so the same sessions.
+    expect(await found({ groupIds: ['g3'] })).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    expect(await found({ groupIds: ['unrelated'] })).toEqual([1, 2, 7]);
+    expect(await found({ groupIds: ['nobody-belongs'] })).toEqual([]);
+    // Together with other parts of the scope, and paged.
+    expect(await found({ groupIds: ['unrelated'], clientIds: ['app-solo'] })).toEqual([1, 2, 5, 7, 8]);
+    expect(await found({ groupIds: ['g1'] }, uuidNumber(4), 2)).toEqual([5, 6]);
   });
 
   it('returns each session once when several parts of the scope match it', async () => {

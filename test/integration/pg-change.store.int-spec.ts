@@ -197,7 +197,14 @@ describe('PgChangeStore: user events', () => {
         partition: 3,
         offset: granted.origin.offset,
         status: 'APPLIED',
-        scope: { userIds: ['u1'], businessIds: [], clientIds: [], serviceIds: [], memberships: [] },
+        scope: {
+          userIds: ['u1'],
+          businessIds: [],
+          clientIds: [],
+          serviceIds: [],
+          memberships: [],
+          groupIds: [],
+        },
         completed_at: null,
       },
     ]);
@@ -498,7 +505,13 @@ describe('PgChangeStore: group events', () => {
       // g1 depends on g4: g4's members do not gain g1's roles.
       event('d5', at(1), change.groupDependency(true, 'g1', 'g4')),
     ]);
-    const scope = { userIds: ['u1', 'u2', 'u3'], businessIds: ['acme'], serviceIds: ['billing'] };
+    // The members this transaction sees, and the groups whose members the fan-out looks up again.
+    const scope = {
+      userIds: ['u1', 'u2', 'u3'],
+      businessIds: ['acme'],
+      serviceIds: ['billing'],
+      groupIds: ['g1', 'g2', 'g3'],
+    };
     expect(await store.apply(event('r1', at(3), change.groupRole(true, 'g1', 'READER')))).toEqual(
       fanOut(scope),
     );
@@ -511,7 +524,7 @@ describe('PgChangeStore: group events', () => {
     );
     // A group nobody belongs to: effective, with nobody to re-issue.
     expect(await store.apply(event('r4', at(5), change.groupRole(true, 'lonely', 'READER')))).toEqual(
-      fanOut({}),
+      fanOut({ groupIds: ['lonely'] }),
     );
   });
 
@@ -523,7 +536,7 @@ describe('PgChangeStore: group events', () => {
       event('d0', at(1), change.groupDependency(true, 'g3', 'g2')),
     ]);
     expect(await store.apply(event('d1', at(2), change.groupDependency(true, 'g2', 'g1')))).toEqual(
-      fanOut({ userIds: ['u2'], businessIds: ['acme'] }),
+      fanOut({ userIds: ['u2'], businessIds: ['acme'], groupIds: ['g2', 'g3'] }),
     );
     expect(
       await rows(
@@ -537,11 +550,11 @@ describe('PgChangeStore: group events', () => {
       NO_EFFECT,
     );
     expect(await store.apply(event('d3', at(4), change.groupDependency(false, 'g2', 'g1')))).toEqual(
-      fanOut({ userIds: ['u2'], businessIds: ['acme'] }),
+      fanOut({ userIds: ['u2'], businessIds: ['acme'], groupIds: ['g2', 'g3'] }),
     );
     // Both ends exist from the first event naming them.
     expect(await store.apply(event('d4', at(4), change.groupDependency(true, 'new-a', 'new-b')))).toEqual(
-      fanOut({}),
+      fanOut({ groupIds: ['new-a'] }),
     );
     expect(await rows(`SELECT id FROM groups WHERE id LIKE 'new-%' ORDER BY id`)).toEqual([
       { id: 'new-a' },
@@ -563,7 +576,8 @@ describe('PgChangeStore: group events', () => {
       event('s9', at(9), change.groupRole(true, 'g', 'LATER')),
     ]);
     expect(await store.apply(event('del', at(5, 5), change.groupDeleted('g')))).toEqual(
-      fanOut({ userIds: ['u1'], serviceIds: ['billing'], businessIds: ['acme'] }),
+      // x depended on g: the fan-out looks up x's members again, as the link to g is gone by then.
+      fanOut({ userIds: ['u1'], serviceIds: ['billing'], businessIds: ['acme'], groupIds: ['g', 'x'] }),
     );
     expect(
       await rows(
@@ -639,7 +653,7 @@ describe('PgChangeStore: group events', () => {
       fanOut({ userIds: ['u1'] }),
     );
     expect(await store.apply(event('r6', at(6), change.groupRole(true, 'g', 'READER')))).toEqual(
-      fanOut({ userIds: ['u1'] }),
+      fanOut({ userIds: ['u1'], groupIds: ['g'] }),
     );
     expect(await rows(`SELECT member_id, present, event_id FROM group_members`)).toEqual([
       { member_id: 'u1', present: true, event_id: 'a6' },
@@ -667,7 +681,11 @@ describe('PgChangeStore: group events', () => {
       event('d2', at(1), change.groupDependency(true, 'g2', 'g3')),
       event('d3', at(1), change.groupDependency(true, 'outside', 'g1')),
     ]);
-    const everyone = { userIds: ['u1', 'u2', 'u4'], businessIds: ['b3'] };
+    const everyone = {
+      userIds: ['u1', 'u2', 'u4'],
+      businessIds: ['b3'],
+      groupIds: ['g1', 'g2', 'g3', 'outside'],
+    };
     // Closing the cycle: g3 now reaches g1, so everyone depending on g3 (all of them) is affected.
     expect(await store.apply(event('d4', at(2), change.groupDependency(true, 'g3', 'g1')))).toEqual(
       fanOut(everyone),
@@ -689,11 +707,12 @@ describe('PgChangeStore: group events', () => {
     }
     await applyAll(setup);
     const userIds = Array.from({ length: depth }, (_, i) => `u${i}`);
+    const groupIds = Array.from({ length: depth }, (_, i) => `g${i}`);
     expect(await store.apply(event('root', at(2), change.groupRole(true, 'g0', 'R')))).toEqual(
-      fanOut({ userIds }),
+      fanOut({ userIds, groupIds }),
     );
     expect(await store.apply(event('mid', at(2), change.groupRole(true, 'g150', 'R')))).toEqual(
-      fanOut({ userIds: userIds.slice(150) }),
+      fanOut({ userIds: userIds.slice(150), groupIds: groupIds.slice(150) }),
     );
   });
 });
@@ -779,7 +798,7 @@ describe('PgChangeStore: ordering and re-delivery', () => {
     ]);
     const interrupted = event('r1', at(2), change.groupRole(true, 'g', 'READER'));
     const first = await store.apply(interrupted);
-    expect(first).toEqual(fanOut({ userIds: ['u1', 'u2'] }));
+    expect(first).toEqual(fanOut({ userIds: ['u1', 'u2'], groupIds: ['g'] }));
     // The membership changes before the re-delivery: the stored scope is what counts.
     await applyAll([event('s3', at(3), change.groupMember(true, 'g', 'USER', 'u3'))]);
     const before = await snapshot();
@@ -792,6 +811,17 @@ describe('PgChangeStore: ordering and re-delivery', () => {
 
     await store.complete('r1');
     expect(await store.apply(interrupted)).toEqual(DUPLICATE);
+  });
+
+  it('reads a scope stored by the previous version, which had no groups, as one without groups', async () => {
+    const interrupted = event('r1', at(2), change.groupRole(true, 'g', 'READER'));
+    await store.apply(interrupted);
+    await pool.query(
+      `UPDATE processed_events
+       SET scope = '{"userIds":["u1"],"businessIds":[],"clientIds":[],"serviceIds":[],"memberships":[]}'
+       WHERE event_id = 'r1'`,
+    );
+    expect(await store.apply(interrupted)).toEqual(fanOut({ userIds: ['u1'] }));
   });
 
   it('creates every entity an event names, even when the event changes nothing', async () => {
@@ -983,7 +1013,8 @@ describe('PgChangeStore: concurrency', () => {
     const [first, second] = instances(2);
     const results = await Promise.all([first!.apply(same), second!.apply(same)]);
     // The second waited for the first to commit and found it applied, fan-out pending.
-    expect(results).toEqual([fanOut({ userIds: ['u1'] }), fanOut({ userIds: ['u1'] })]);
+    const scope = { userIds: ['u1'], groupIds: ['g'] };
+    expect(results).toEqual([fanOut(scope), fanOut(scope)]);
     expect(await rows(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = 'once'`)).toEqual([
       { n: 1 },
     ]);

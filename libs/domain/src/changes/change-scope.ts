@@ -10,6 +10,17 @@ export interface ChangeScope {
   readonly clientIds: readonly string[];
   readonly serviceIds: readonly string[];
   readonly memberships: ReadonlyArray<{ readonly businessId: string; readonly userId: string }>;
+  /**
+   * Sessions of the members of these groups and of every group depending on
+   * them, looked up when the sessions are paged, after the change committed.
+   * The member lists above come from the change's own transaction, which
+   * cannot see a concurrent transaction's new member or dependency; that
+   * transaction's own fan-out cannot see this change until it commits. Looking
+   * again after the commit closes the gap: whichever of the two commits second
+   * sees both (a group change and a membership change arrive on different
+   * partitions, so they do run concurrently).
+   */
+  readonly groupIds: readonly string[];
 }
 
 export const EMPTY_SCOPE: ChangeScope = {
@@ -18,6 +29,7 @@ export const EMPTY_SCOPE: ChangeScope = {
   clientIds: [],
   serviceIds: [],
   memberships: [],
+  groupIds: [],
 };
 
 export function isEmptyScope(scope: ChangeScope): boolean {
@@ -26,6 +38,7 @@ export function isEmptyScope(scope: ChangeScope): boolean {
     scope.businessIds.length === 0 &&
     scope.clientIds.length === 0 &&
     scope.serviceIds.length === 0 &&
-    scope.memberships.length === 0
+    scope.memberships.length === 0 &&
+    scope.groupIds.length === 0
   );
 }

@@ -55,6 +55,11 @@ export class InMemoryAffectedSessionFinder implements AffectedSessionFinder {
   }
 
   private inScope(scope: ChangeScope, session: Session): boolean {
+    if (scope.groupIds.length > 0) {
+      // Groups need the role tables to expand; this fake has none, and silently
+      // finding nobody would let a test pass for the wrong reason.
+      throw new Error('InMemoryAffectedSessionFinder cannot expand groups; the integration tests cover them');
+    }
     return (
       scope.userIds.includes(session.userId) ||
       (session.businessId !== null && scope.businessIds.includes(session.businessId)) ||

@@ -26,6 +26,7 @@ export function normalizeScope(scope: Partial<ChangeScope>): ChangeScope {
     memberships: [...memberships.values()].sort(
       (a, b) => compareText(a.businessId, b.businessId) || compareText(a.userId, b.userId),
     ),
+    groupIds: sortedUnique(scope.groupIds ?? []),
   };
 }
 
@@ -54,6 +55,8 @@ export function parseStoredScope(value: unknown): ChangeScope {
       }
       return { businessId: pair.businessId, userId: pair.userId };
     }),
+    // Scopes stored before groups were looked up again after the commit have none.
+    groupIds: stored.groupIds === undefined ? [] : stringList(stored.groupIds, 'groupIds'),
   });
 }
 
@@ -70,32 +73,54 @@ export function memberScope(memberType: GroupMemberType, memberId: string): Part
 }
 
 /**
- * The present members of the given groups and of every group that depends on
- * them, directly or not: whoever gains or loses roles when these groups' roles
- * change. UNION (not UNION ALL) drops groups already reached, so a dependency
- * cycle ends the recursion.
+ * `group_closure`: the groups in `$<param>` and every group that depends on
+ * them, directly or not, and `group_closure_members`: their present members.
+ * UNION (not UNION ALL) drops groups already reached, so a dependency cycle
+ * ends the recursion. Shared by the change's own scope and the fan-out's
+ * lookup after the commit, so the two follow dependencies alike.
  */
-const MEMBERS_OF_DEPENDENTS = `
-WITH RECURSIVE affected(group_id) AS (
-  SELECT unnest($1::text[])
+export function groupClosureCtes(param: number): string {
+  return `group_closure(group_id) AS (
+  SELECT unnest($${param}::text[])
   UNION
   SELECT d.group_id
-  FROM group_dependencies d JOIN affected a ON d.depends_on_group_id = a.group_id
+  FROM group_dependencies d JOIN group_closure a ON d.depends_on_group_id = a.group_id
   WHERE d.present
-)
-SELECT DISTINCT m.member_type::text AS member_type, m.member_id
-FROM group_members m JOIN affected a ON m.group_id = a.group_id
-WHERE m.present`;
+), group_closure_members AS (
+  SELECT DISTINCT m.member_type::text AS member_type, m.member_id
+  FROM group_members m JOIN group_closure a ON m.group_id = a.group_id
+  WHERE m.present
+)`;
+}
 
+const GROUPS_AND_MEMBERS = `
+WITH RECURSIVE ${groupClosureCtes(1)}
+SELECT 'GROUP' AS member_type, group_id AS member_id FROM group_closure
+UNION ALL
+SELECT member_type, member_id FROM group_closure_members`;
+
+/**
+ * Whoever gains or loses roles when these groups' roles change: the present
+ * members of the groups and of every group depending on them, as this
+ * transaction sees them, and those groups themselves, for the lookup after the
+ * commit (a group deletion needs both: it tombstones the very links and
+ * memberships the lookup would follow).
+ */
 export async function scopeOfGroups(sql: Sql, groupIds: readonly string[]): Promise<Partial<ChangeScope>> {
-  const rows = await sql.query<{ member_type: GroupMemberType; member_id: string }>(
+  const rows = await sql.query<{ member_type: GroupMemberType | 'GROUP'; member_id: string }>(
     'change-scope-group-dependents',
-    MEMBERS_OF_DEPENDENTS,
+    GROUPS_AND_MEMBERS,
     [groupIds],
   );
-  const scope = { userIds: [] as string[], businessIds: [] as string[], serviceIds: [] as string[] };
+  const scope = {
+    userIds: [] as string[],
+    businessIds: [] as string[],
+    serviceIds: [] as string[],
+    groupIds: [] as string[],
+  };
   for (const row of rows) {
-    if (row.member_type === 'USER') scope.userIds.push(row.member_id);
+    if (row.member_type === 'GROUP') scope.groupIds.push(row.member_id);
+    else if (row.member_type === 'USER') scope.userIds.push(row.member_id);
     else if (row.member_type === 'BUSINESS') scope.businessIds.push(row.member_id);
     else scope.serviceIds.push(row.member_id);
   }
