@@ -2,9 +2,14 @@ import { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ApplyChangeUseCase,
+  CallerAuthenticator,
+  DomainError,
+  parseRequirement,
+  RenewTokenUseCase,
   ROLE_CHANGE_TYPES,
   SessionTokenIssuer,
   type ChangeEvent,
+  type RoleSnapshotLoader,
   type Session,
 } from '@iam/domain';
 import { decodeChangeEvent, SessionUpdateEncoder } from '@iam/messaging';
@@ -19,8 +24,12 @@ import {
 import { PlaintextTokenSealer } from '@iam/tokens';
 import {
   aSession,
+  clientToken,
+  decodeFakeToken,
   FakeClock,
+  FakeRefreshTokenHasher,
   FakeTokenSigner,
+  FakeTokenVerifier,
   SequentialIds,
   TEST_POLICY,
   uuidNumber,
@@ -30,10 +39,10 @@ import { events, type InboundCloudEvent } from '../support/events';
 
 /**
  * A group change and a membership change travel on different partitions, so
- * the worker applies them concurrently. These tests hold one change's
- * transaction open just before COMMIT while the other is applied and fanned out
- * completely, on the real database: the session must end with the roles of
- * both, whichever interleaving happened.
+ * the worker applies them concurrently; a renewal over HTTP can start a session
+ * while a change about its user fans out. These tests stop one writer at the
+ * worst moment while the other runs completely, on the real database: the
+ * session must end with what the role facts say, whichever interleaving happened.
  */
 
 const NOW = '2026-05-01T12:00:00.000Z';
@@ -81,18 +90,30 @@ function decoded(cloudEvent: InboundCloudEvent): ChangeEvent {
   return result.event;
 }
 
-function applying(changesSql: Sql): ApplyChangeUseCase {
+/** The real adapters the worker and the renewal share. */
+function adapters(roles?: RoleSnapshotLoader) {
   const sql = new PgSql(pool);
   const ids = new SequentialIds(offset * 1_000);
-  return new ApplyChangeUseCase({
-    changes: new PgChangeStore(changesSql),
-    affected: new PgAffectedSessionFinder(sql),
+  return {
+    ids,
     sessions: new PgSessionRepository(
       sql,
       new SessionUpdateEncoder('iam.session-updates.test', new PlaintextTokenSealer(), ids, clock),
     ),
-    roles: new PgRoleSnapshotLoader(sql),
+    roles: roles ?? new PgRoleSnapshotLoader(sql),
     issuer: new SessionTokenIssuer(new FakeTokenSigner(), ids, 'https://iam.test', TEST_POLICY),
+    clock,
+  };
+}
+
+function applying(changesSql: Sql): ApplyChangeUseCase {
+  const { sessions, roles, issuer } = adapters();
+  return new ApplyChangeUseCase({
+    changes: new PgChangeStore(changesSql),
+    affected: new PgAffectedSessionFinder(new PgSql(pool)),
+    sessions,
+    roles,
+    issuer,
     clock,
     batchSize: 100,
   });
@@ -134,7 +155,7 @@ async function liveSession(n: number, userId: string): Promise<Session> {
   return session;
 }
 
-async function authoritiesOf(session: Session): Promise<string[]> {
+async function authoritiesOf(session: Pick<Session, 'id'>): Promise<string[]> {
   const { rows } = await pool.query<{ authorities: string[] }>(
     'SELECT authorities FROM sessions WHERE id = $1',
     [session.id],
@@ -201,5 +222,80 @@ describe('concurrent group and membership changes (real database, held commit)',
       events.groupRoleGranted('doomed', 'DOOMED'),
     ]);
     expect(await authoritiesOf(session)).toEqual(['ROLE_AUTH-BASIC', 'ROLE_DOOMED']);
+  });
+});
+
+/**
+ * A renewal whose first read of the role facts is followed, before it writes,
+ * by `meanwhile` applied and fanned out completely: the fan-out looks for the
+ * user's sessions before the renewal's new session exists.
+ */
+function renewalRacing(meanwhile: readonly InboundCloudEvent[]): RenewTokenUseCase {
+  const real = new PgRoleSnapshotLoader(new PgSql(pool));
+  let pending = true;
+  const roles: RoleSnapshotLoader = {
+    load: async (subjects) => {
+      const snapshot = await real.load(subjects);
+      if (pending) {
+        pending = false;
+        await apply(meanwhile);
+      }
+      return snapshot;
+    },
+  };
+  const { ids, sessions, issuer } = adapters(roles);
+  const verifier = new FakeTokenVerifier().accept('caller', clientToken('app', ['CLI-AUTH-IDENTIFIED']));
+  return new RenewTokenUseCase({
+    caller: new CallerAuthenticator(verifier, parseRequirement('CLI-AUTH-IDENTIFIED')),
+    verifier,
+    sessions,
+    roles,
+    issuer,
+    refreshTokens: new FakeRefreshTokenHasher(),
+    ids,
+    clock,
+    settings: { policy: TEST_POLICY, defaultScope: ['READ'], identityProviderAuthLevel: 'AUTH-IDENTIFIED' },
+  });
+}
+
+/** An identity provider's login for the user at client 'app': starts the user's session. */
+const login = (userId: string) => ({
+  callerToken: 'caller',
+  token: undefined,
+  rememberMe: false,
+  userId,
+  clientId: 'app',
+  businessId: undefined,
+});
+
+async function sessionsOf(userId: string): Promise<Array<{ id: string; status: string }>> {
+  const { rows } = await pool.query<{ id: string; status: string }>(
+    'SELECT id, status::text AS status FROM sessions WHERE user_id = $1',
+    [userId],
+  );
+  return rows;
+}
+
+describe('a renewal starting a session while a change about its user fans out (real database)', () => {
+  it('a role revoked meanwhile is not in the session it starts, nor in the token it returns', async () => {
+    await apply([events.userRoleGranted('newcomer', 'EDITOR')]);
+    const result = await renewalRacing([events.userRoleRevoked('newcomer', 'EDITOR')]).execute(
+      login('newcomer'),
+    );
+    const [session] = await sessionsOf('newcomer');
+    expect(await authoritiesOf(session!)).toEqual(['ROLE_AUTH-IDENTIFIED']);
+    expect(decodeFakeToken(result.accessToken).authorities).toEqual(['ROLE_AUTH-IDENTIFIED']);
+  });
+
+  it('a user locked meanwhile: the session it starts is revoked and the renewal refused', async () => {
+    const refusal = await renewalRacing([events.userLocked('newcomer')])
+      .execute(login('newcomer'))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refusal).toBeInstanceOf(DomainError);
+    expect((refusal as DomainError).code).toBe('USER_LOCKED');
+    expect(await sessionsOf('newcomer')).toMatchObject([{ status: 'REVOKED' }]);
   });
 });

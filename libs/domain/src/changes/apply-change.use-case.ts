@@ -7,7 +7,7 @@ import type { SessionRepository, SessionWrite } from '../sessions/session-reposi
 import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { UpdateCause } from '../sessions/session-update';
 import type { AffectedSessionFinder, AppliedChange, ChangeStore } from './change-store';
-import { decideSession } from './session-refresher';
+import { decideSession } from '../sessions/session-decision';
 
 export interface ApplyChangeDependencies {
   readonly changes: ChangeStore;

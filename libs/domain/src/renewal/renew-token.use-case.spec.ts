@@ -1015,3 +1015,83 @@ describe('RenewTokenUseCase: concurrent renewals', () => {
     ]);
   });
 });
+
+describe('RenewTokenUseCase: a role change committed while the session entered a new scope', () => {
+  const idp = (overrides: Partial<RenewTokenCommand> = {}) =>
+    command({ token: undefined, userId: 'u1', clientId: 'c1', ...overrides });
+  const withoutPerson: RoleFacts = { ...facts, users: { ...facts.users, u1: { roles: ['USER'] } } };
+  const U1_IDP = U1_ALONE.map((a) => (a === 'ROLE_AUTH-BASIC' ? 'ROLE_AUTH-IDENTIFIED' : a)).sort();
+  const U1_IDP_WITHOUT_PERSON = U1_IDP.filter((a) => a !== 'ROLE_PERSON');
+
+  it('reads the facts once more after creating a session, and writes nothing more when they held', async () => {
+    const { useCase, sessions, roles } = setup({ session: null });
+    const result = await useCase.execute(idp());
+    expect(roles.loads).toHaveLength(2);
+    expect(sessions.committed).toHaveLength(1);
+    expect(decodeFakeToken(result.accessToken)).toMatchObject({ claims_version: 1, authorities: U1_IDP });
+  });
+
+  it('reads the facts once for a renewal that stays in its scope', async () => {
+    const { useCase, roles } = setup();
+    await useCase.execute(command());
+    expect(roles.loads).toHaveLength(1);
+  });
+
+  it('a role revoked meanwhile: the new session is re-issued without it and the caller gets that token', async () => {
+    const { useCase, sessions, roles } = setup({ session: null });
+    roles.changeAfterNextLoad(withoutPerson);
+    const result = await useCase.execute(idp({ rememberMe: true }));
+
+    expect(decodeFakeToken(result.accessToken)).toMatchObject({
+      claims_version: 2,
+      authorities: U1_IDP_WITHOUT_PERSON,
+    });
+    expect(sessions.committed.map((write) => write.expectedClaimsVersion)).toEqual([null, 1]);
+    expect(sessions.committed[1]!.update).toMatchObject({ added: [], removed: ['ROLE_PERSON'] });
+    // The refresh token handed out with the session stays its current one.
+    expect(sessions.committed[1]!.refreshToken).toBeNull();
+    expect(await sessions.findByRefreshTokenHash(hash(result.refreshToken!))).toMatchObject({
+      rotatedAt: null,
+    });
+  });
+
+  it('the user locked meanwhile: the new session is revoked, precondition-failed USER_LOCKED', async () => {
+    const { useCase, sessions, roles } = setup({ session: null });
+    roles.changeAfterNextLoad({ ...facts, users: { ...facts.users, u1: { locked: true, roles: ['USER'] } } });
+    await expectRefusal(useCase.execute(idp()), 'precondition-failed', 'USER_LOCKED');
+    expect(sessions.all()).toMatchObject([{ status: 'REVOKED', revokedReason: 'user-locked' }]);
+  });
+
+  it('the membership removed while switching to the business: the session acts for the user alone, NOT_A_BUSINESS_MEMBER', async () => {
+    const { useCase, sessions, roles } = setup();
+    roles.changeAfterNextLoad({
+      ...facts,
+      memberships: facts.memberships!.filter((membership) => membership.businessId !== 'bA'),
+    });
+    await expectRefusal(
+      useCase.execute(command({ businessId: 'bA' })),
+      'precondition-failed',
+      'NOT_A_BUSINESS_MEMBER',
+    );
+    expect(roles.loads).toHaveLength(2);
+    expect(sessions.get('s1')).toMatchObject({ businessId: null, authorities: U1_ALONE, claimsVersion: 5 });
+  });
+
+  it('a fan-out re-issues the new session first: the caller gets a token of what the fan-out left', async () => {
+    const { useCase, sessions, roles } = setup({ session: null });
+    roles.changeAfterNextLoad(withoutPerson);
+    sessions.interfere(uuidNumber(1), 1, (stored) => ({
+      ...stored,
+      claimsVersion: stored.claimsVersion + 1,
+      authorities: U1_IDP_WITHOUT_PERSON,
+      tokenId: 'fan-out-token',
+    }));
+    const result = await useCase.execute(idp());
+    expect(decodeFakeToken(result.accessToken)).toMatchObject({
+      claims_version: 3,
+      authorities: U1_IDP_WITHOUT_PERSON,
+    });
+    expect(sessions.attempted.map((write) => write.expectedClaimsVersion)).toEqual([null, 1, 2]);
+    expect(sessions.get(uuidNumber(1))!.claimsVersion).toBe(3);
+  });
+});

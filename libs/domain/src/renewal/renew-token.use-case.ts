@@ -8,9 +8,10 @@ import type { RoleSnapshot } from '../roles/role-snapshot';
 import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
 import { revocation } from '../sessions/revoke-session';
 import { isLive, RevocationReason, type Session } from '../sessions/session';
+import { decideSession } from '../sessions/session-decision';
 import { initialExpiry, renewedExpiry, type SessionPolicy } from '../sessions/session-policy';
 import type { SessionRepository } from '../sessions/session-repository';
-import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
+import type { IssuedToken, SessionClaims, SessionTokenIssuer } from '../sessions/session-token-issuer';
 import { HTTP_CAUSE } from '../sessions/session-update';
 import type { TokenVerifier, VerifiedToken } from '../tokens/access-token';
 import type { CallerAuthenticator } from './caller-authenticator';
@@ -134,12 +135,63 @@ export class RenewTokenUseCase {
       update: issued.update,
     });
     if (!written) return undefined;
+    const enteredScope = session === null || session.businessId !== businessId;
+    const confirmed = enteredScope ? await this.confirmAfterWrite(issued, now) : issued;
     return {
-      accessToken: issued.accessToken,
+      accessToken: confirmed.accessToken,
       refreshToken,
-      expiresAt: issued.session.tokenExpiresAt,
-      scope: issued.session.scope,
+      expiresAt: confirmed.session.tokenExpiresAt,
+      scope: confirmed.session.scope,
     };
+  }
+
+  /**
+   * A session that is new, or acts for another business now, has entered the
+   * scope of role changes whose fan-out may have looked for that scope's
+   * sessions just before this write committed, while this renewal resolved
+   * roles from just before those changes committed: neither would see the
+   * other. Reading the facts again after the write closes the gap (whichever
+   * commits second sees both, as in the event path). A change seen only now is
+   * applied as its fan-out would have: the session is re-issued (published like
+   * any renewal) or, for a locked user, revoked. A renewal that keeps its
+   * session in the same scope needs none of this: any fan-out finds it, and
+   * the version check makes one of the two writers retry on the newer facts.
+   */
+  private async confirmAfterWrite(issued: IssuedToken, now: Date): Promise<IssuedToken> {
+    let current = issued.session;
+    let held: IssuedToken | undefined = issued;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const { userId, clientId, businessId } = current;
+      const snapshot = await this.deps.roles.load([{ userId, clientId, businessId }]);
+      const decision = decideSession(current, snapshot, now);
+      if (decision.kind === 'unchanged' && held) return held;
+      if (decision.kind === 'revoke') {
+        if (await this.deps.sessions.write(revocation(current, decision.reason, now, HTTP_CAUSE))) {
+          throw preconditionFailed(ErrorCode.UserLocked, 'the user is locked');
+        }
+      } else {
+        // Unchanged facts but a session someone else re-issued meanwhile: a token of its claims.
+        const claims = decision.kind === 'reissue' ? decision.claims : claimsOf(current);
+        const next = await this.deps.issuer.issue(current, claims, now, HTTP_CAUSE);
+        const written = await this.deps.sessions.write({
+          session: next.session,
+          expectedClaimsVersion: current.claimsVersion,
+          refreshToken: null,
+          update: next.update,
+        });
+        if (written && next.session.businessId !== current.businessId) {
+          throw preconditionFailed(ErrorCode.NotABusinessMember, 'the user does not belong to that business');
+        }
+        if (written) return next;
+      }
+      // Another writer (a fan-out) changed the session first: decide again on what it left.
+      const reloaded = await this.deps.sessions.findById(current.id);
+      if (!reloaded) throw preconditionFailed(ErrorCode.SessionNotFound, 'the session no longer exists');
+      assertLive(reloaded, now);
+      current = reloaded;
+      held = undefined;
+    }
+    throw preconditionFailed(ErrorCode.ConcurrentRenewal, 'the session is being renewed concurrently; retry');
   }
 
   private async locate(
@@ -289,6 +341,16 @@ function assertCallerMayRenew(caller: VerifiedToken, clientId: string, userId: s
   if (caller.userId !== undefined && caller.userId !== userId) {
     throw forbidden(ErrorCode.NotTheTokenClient, "a user's token may only renew that user's tokens");
   }
+}
+
+/** What a session's latest token says, to issue it again as it is. */
+function claimsOf(session: Session): SessionClaims {
+  return {
+    businessId: session.businessId,
+    authorities: session.authorities,
+    scope: session.scope,
+    expiresAt: session.expiresAt,
+  };
 }
 
 function assertLive(session: Session, now: Date): void {

@@ -82,12 +82,24 @@ export class FakeRoleSnapshotLoader implements RoleSnapshotLoader {
 
   constructor(private facts: RoleFacts = {}) {}
 
+  private next: RoleFacts | undefined;
+
   setFacts(facts: RoleFacts): void {
     this.facts = facts;
   }
 
+  /** The next load still sees the current facts; every load after it sees these (a change committed meanwhile). */
+  changeAfterNextLoad(facts: RoleFacts): void {
+    this.next = facts;
+  }
+
   async load(subjects: Subjects): Promise<RoleSnapshot> {
     this.loads.push(subjects.map(({ userId, clientId, businessId }) => ({ userId, clientId, businessId })));
-    return buildRoleSnapshot(this.facts);
+    const snapshot = buildRoleSnapshot(this.facts);
+    if (this.next) {
+      this.facts = this.next;
+      this.next = undefined;
+    }
+    return snapshot;
   }
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Session } from '../sessions/session';
+import type { Session } from './session';
 import { buildRoleSnapshot, type RoleFacts } from '../testing/role-facts';
 import { aSession, HOUR } from '../testing/session-fixtures';
-import { decideSession } from './session-refresher';
+import { decideSession } from './session-decision';
 
 const now = new Date('2026-01-01T01:00:00.000Z');
 

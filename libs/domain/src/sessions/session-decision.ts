@@ -1,8 +1,8 @@
 import { sameAuthorities } from '../roles/authorities';
 import { resolveAuthorities } from '../roles/resolve-authorities';
 import type { RoleSnapshot } from '../roles/role-snapshot';
-import { isLive, RevocationReason, type Session } from '../sessions/session';
-import type { SessionClaims } from '../sessions/session-token-issuer';
+import { isLive, RevocationReason, type Session } from './session';
+import type { SessionClaims } from './session-token-issuer';
 
 /** What a session needs after the role facts changed. */
 export type SessionDecision =
