@@ -106,8 +106,8 @@ function adapters(roles?: RoleSnapshotLoader) {
   };
 }
 
-function applying(changesSql: Sql): ApplyChangeUseCase {
-  const { sessions, roles, issuer } = adapters();
+function applying(changesSql: Sql, racing?: RoleSnapshotLoader): ApplyChangeUseCase {
+  const { sessions, roles, issuer } = adapters(racing);
   return new ApplyChangeUseCase({
     changes: new PgChangeStore(changesSql),
     affected: new PgAffectedSessionFinder(new PgSql(pool)),
@@ -214,6 +214,20 @@ describe('concurrent group and membership changes (real database, held commit)',
     expect(await authoritiesOf(session)).toEqual(['ROLE_AUTH-BASIC']);
   });
 
+  it('a dependency removed while a group role fanned out: the role granted on stale facts is taken back', async () => {
+    // The dependency's removal commits after the grant's fan-out read the facts and before it
+    // writes; the removal's own fan-out finds the session right (no role yet) and writes nothing.
+    await apply([
+      events.groupDependencyAdded('dependent', 'doomed'),
+      events.groupMemberAdded('dependent', 'USER', 'indirect'),
+    ]);
+    const session = await liveSession(1, 'indirect');
+    const grant = events.groupRoleGranted('doomed', 'DOOMED');
+    const cut = changedAfterFirstRead([events.groupDependencyRemoved('dependent', 'doomed')]);
+    await applying(new PgSql(pool), cut).execute(decoded(grant));
+    expect(await authoritiesOf(session)).toEqual(['ROLE_AUTH-BASIC']);
+  });
+
   it('a membership committed first is seen by the group change committed after it', async () => {
     // The other order of the first test: the role change commits last and must fan out to the member.
     const session = await liveSession(1, 'indirect');
@@ -226,14 +240,13 @@ describe('concurrent group and membership changes (real database, held commit)',
 });
 
 /**
- * A renewal whose first read of the role facts is followed, before it writes,
- * by `meanwhile` applied and fanned out completely: the fan-out looks for the
- * user's sessions before the renewal's new session exists.
+ * Role facts read for real; the first read is followed, before its reader
+ * writes, by `meanwhile` applied and fanned out completely.
  */
-function renewalRacing(meanwhile: readonly InboundCloudEvent[]): RenewTokenUseCase {
+function changedAfterFirstRead(meanwhile: readonly InboundCloudEvent[]): RoleSnapshotLoader {
   const real = new PgRoleSnapshotLoader(new PgSql(pool));
   let pending = true;
-  const roles: RoleSnapshotLoader = {
+  return {
     load: async (subjects) => {
       const snapshot = await real.load(subjects);
       if (pending) {
@@ -243,6 +256,11 @@ function renewalRacing(meanwhile: readonly InboundCloudEvent[]): RenewTokenUseCa
       return snapshot;
     },
   };
+}
+
+/** A renewal whose fan-out rival runs between its read of the facts and its write. */
+function renewalRacing(meanwhile: readonly InboundCloudEvent[]): RenewTokenUseCase {
+  const roles = changedAfterFirstRead(meanwhile);
   const { ids, sessions, issuer } = adapters(roles);
   const verifier = new FakeTokenVerifier().accept('caller', clientToken('app', ['CLI-AUTH-IDENTIFIED']));
   return new RenewTokenUseCase({

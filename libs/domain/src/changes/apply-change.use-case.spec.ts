@@ -309,7 +309,8 @@ describe('ApplyChangeUseCase: paging', () => {
     // Five full pages, then one look that finds nothing more.
     expect(log).toEqual([0, 1, 2, 3, 4, 5].map((n) => `heartbeat after ${n} pages`));
     expect(sessions.batches.map((batch) => batch.length)).toEqual([500, 500, 500, 500, 500]);
-    expect(roles.loads.map((subjects) => subjects.length)).toEqual([500, 500, 500, 500, 500]);
+    // Each batch's facts are read again after its write: ten reads, two per batch.
+    expect(roles.loads.map((subjects) => subjects.length)).toEqual(Array(10).fill(500));
     expect(new Set(sessions.committed.map((w) => w.session.id)).size).toBe(2_500);
     expect(sessions.all().every((s) => s.claimsVersion === 3)).toBe(true);
     expect(changes.completed).toEqual(['evt-1']);
@@ -383,6 +384,28 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     expect(sessions.get('s1')).toMatchObject({ status: 'REVOKED', claimsVersion: 3 });
   });
 
+  it('settles a re-issued session again when the facts changed between its read and its write', async () => {
+    // Another change (say, u1's role revoked through a group on another partition) commits
+    // after this batch read the facts; its own fan-out found the session right and wrote nothing.
+    const { useCase, sessions, roles } = setup({ sessions: [sessionOf('s1')] });
+    roles.changeAfterNextLoad({ ...facts, users: { ...facts.users, u1: { roles: ['USER'] } } });
+    const outcome = await useCase.execute(event);
+
+    expect(outcome).toEqual({ applied: 'fan-out', reissued: 2, revoked: 0 });
+    expect(
+      sessions.committed.map((w) => [w.session.id, w.session.claimsVersion, w.session.authorities]),
+    ).toEqual([
+      ['s1', 3, U1_NOW],
+      ['s1', 4, U1_BEFORE],
+    ]);
+    // Read, write, read again, write, read again: nothing left to change.
+    expect(roles.loads.map((subjects) => subjects.map((subject) => subject.userId))).toEqual([
+      ['u1'],
+      ['u1'],
+      ['u1'],
+    ]);
+  });
+
   it('succeeds on the fifth attempt after four conflicts', async () => {
     const { useCase, sessions, changes } = setup({ sessions: [sessionOf('s1')] });
     sessions.interfere('s1', 4);
@@ -391,9 +414,9 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     expect(changes.completed).toEqual(['evt-1']);
   });
 
-  it('gives up with SessionContentionError after five conflicts, without completing the event', async () => {
+  it('gives up with SessionContentionError after eight conflicts, without completing the event', async () => {
     const { useCase, sessions, changes } = setup({ sessions: [sessionOf('s1'), sessionOf('s2')] });
-    sessions.interfere('s2', 5);
+    sessions.interfere('s2', 8);
     const error = await useCase.execute(event).then(
       () => undefined,
       (e: unknown) => e,
@@ -401,7 +424,7 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     expect(error).toBeInstanceOf(SessionContentionError);
     expect((error as SessionContentionError).sessionIds).toEqual(['s2']);
     expect((error as SessionContentionError).message).toBe('1 session(s) kept changing concurrently');
-    expect(sessions.batches).toHaveLength(5);
+    expect(sessions.batches).toHaveLength(8);
     expect(sessions.get('s1')!.claimsVersion).toBe(3);
     expect(changes.completed).toEqual([]);
   });

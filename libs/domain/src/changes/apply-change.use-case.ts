@@ -39,7 +39,8 @@ export class SessionContentionError extends Error {
   }
 }
 
-const MAX_SETTLE_ATTEMPTS = 5;
+/** Settling a batch reads the facts again after each write; this many reads, then the event is retried. */
+const MAX_SETTLE_ATTEMPTS = 8;
 
 interface Settled {
   readonly reissued: number;
@@ -89,7 +90,15 @@ export class ApplyChangeUseCase {
     return { applied: applied.kind, reissued, revoked };
   }
 
-  /** Brings a batch of sessions in line with the role facts, retrying the ones a concurrent writer changed. */
+  /**
+   * Brings a batch of sessions in line with the role facts. Sessions a
+   * concurrent writer changed are decided again on what it left. Sessions this
+   * batch re-issued are checked once more against the facts as they are after
+   * the write: the facts were read before it, and a change committed in between
+   * may have found those sessions already right and left them alone — a write
+   * that changes nothing is not seen by the version check. The batch is done
+   * when a read after its last write changes nothing.
+   */
   private async settle(sessions: readonly Session[], cause: UpdateCause): Promise<Settled> {
     let pending = sessions;
     let reissued = 0;
@@ -112,15 +121,21 @@ export class ApplyChangeUseCase {
         }),
       );
       const effective = writes.filter((write): write is SessionWrite => write !== undefined);
-      const conflicts =
-        effective.length > 0 ? await this.deps.sessions.writeMany(effective) : new Set<string>();
+      if (effective.length === 0) return { reissued, revoked };
+      const conflicts = await this.deps.sessions.writeMany(effective);
+      const reread: Session[] = [];
       for (const write of effective) {
         if (conflicts.has(write.session.id)) continue;
-        if (write.session.status === 'REVOKED') revoked += 1;
-        else reissued += 1;
+        if (write.session.status === 'REVOKED') {
+          revoked += 1;
+        } else {
+          reissued += 1;
+          reread.push(write.session);
+        }
       }
-      if (conflicts.size === 0) return { reissued, revoked };
-      pending = await this.deps.sessions.findByIds([...conflicts]);
+      const changedMeanwhile = conflicts.size > 0 ? await this.deps.sessions.findByIds([...conflicts]) : [];
+      pending = [...reread, ...changedMeanwhile];
+      if (pending.length === 0) return { reissued, revoked };
     }
     throw new SessionContentionError(pending.map((session) => session.id));
   }

@@ -276,7 +276,9 @@ describe('RenewTokenUseCase: with the user access token', () => {
   it('loads the role facts of the principal only', async () => {
     const { useCase, roles } = setup();
     await useCase.execute(command());
-    expect(roles.loads).toEqual([[{ userId: 'u1', clientId: 'c1', businessId: null }]]);
+    // Twice: s1's token was stale, so the facts are read again after the write.
+    const principal = [{ userId: 'u1', clientId: 'c1', businessId: null }];
+    expect(roles.loads).toEqual([principal, principal]);
   });
 
   it("accepts a user's token of a first-party application as the caller", async () => {
@@ -1031,10 +1033,28 @@ describe('RenewTokenUseCase: a role change committed while the session entered a
     expect(decodeFakeToken(result.accessToken)).toMatchObject({ claims_version: 1, authorities: U1_IDP });
   });
 
-  it('reads the facts once for a renewal that stays in its scope', async () => {
-    const { useCase, roles } = setup();
+  it('reads the facts once for a renewal that changes nothing but the token', async () => {
+    const { useCase, roles, sessions } = setup({ session: { ...s1, authorities: U1_ALONE } });
     await useCase.execute(command());
     expect(roles.loads).toHaveLength(1);
+    expect(sessions.committed).toHaveLength(1);
+  });
+
+  it('a role revoked between the read and the write of a renewal that changed the authorities: re-issued without it', async () => {
+    // s1's token lacks roles u1 holds now; PERSON is revoked just after this renewal read them.
+    const { useCase, sessions, roles } = setup();
+    roles.changeAfterNextLoad(withoutPerson);
+    const result = await useCase.execute(command());
+    const withoutPersonNow = U1_ALONE.filter((a) => a !== 'ROLE_PERSON');
+    expect(decodeFakeToken(result.accessToken)).toMatchObject({
+      claims_version: 5,
+      authorities: withoutPersonNow,
+    });
+    expect(sessions.committed.map((write) => write.session.authorities)).toEqual([
+      U1_ALONE,
+      withoutPersonNow,
+    ]);
+    expect(roles.loads).toHaveLength(3);
   });
 
   it('a role revoked meanwhile: the new session is re-issued without it and the caller gets that token', async () => {
@@ -1073,8 +1093,38 @@ describe('RenewTokenUseCase: a role change committed while the session entered a
       'precondition-failed',
       'NOT_A_BUSINESS_MEMBER',
     );
-    expect(roles.loads).toHaveLength(2);
+    // Read, switch, read again, fall back, read again.
+    expect(roles.loads).toHaveLength(3);
     expect(sessions.get('s1')).toMatchObject({ businessId: null, authorities: U1_ALONE, claimsVersion: 5 });
+  });
+
+  it('a fan-out takes the session out of the business before the confirmation writes: NOT_A_BUSINESS_MEMBER', async () => {
+    const { useCase, sessions, roles } = setup();
+    roles.changeAfterNextLoad({
+      ...facts,
+      memberships: facts.memberships!.filter((membership) => membership.businessId !== 'bA'),
+    });
+    // The membership removal's fan-out writes the session just before this renewal's second write.
+    const write = sessions.write.bind(sessions);
+    let writes = 0;
+    sessions.write = async (change) => {
+      writes += 1;
+      if (writes === 2) {
+        sessions.interfere('s1', 1, (stored) => ({
+          ...stored,
+          businessId: null,
+          authorities: U1_ALONE,
+          claimsVersion: stored.claimsVersion + 1,
+        }));
+      }
+      return write(change);
+    };
+    await expectRefusal(
+      useCase.execute(command({ businessId: 'bA' })),
+      'precondition-failed',
+      'NOT_A_BUSINESS_MEMBER',
+    );
+    expect(sessions.get('s1')).toMatchObject({ businessId: null, authorities: U1_ALONE });
   });
 
   it('a fan-out re-issues the new session first: the caller gets a token of what the fan-out left', async () => {

@@ -2,7 +2,7 @@ import { badRequest, ErrorCode, forbidden, preconditionFailed, unauthenticated }
 import type { Clock } from '../ports/clock';
 import type { IdGenerator } from '../ports/id-generator';
 import type { RefreshTokenHasher } from '../ports/refresh-token-hasher';
-import type { AuthLevel } from '../roles/authorities';
+import { sameAuthorities, type AuthLevel } from '../roles/authorities';
 import { resolveAuthorities } from '../roles/resolve-authorities';
 import type { RoleSnapshot } from '../roles/role-snapshot';
 import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
@@ -135,8 +135,12 @@ export class RenewTokenUseCase {
       update: issued.update,
     });
     if (!written) return undefined;
-    const enteredScope = session === null || session.businessId !== businessId;
-    const confirmed = enteredScope ? await this.confirmAfterWrite(issued, now) : issued;
+    // A write that changes nothing a fan-out decides on cannot hide a change from it.
+    const changed =
+      session === null ||
+      session.businessId !== businessId ||
+      !sameAuthorities(session.authorities, issued.session.authorities);
+    const confirmed = changed ? await this.confirmAfterWrite(issued, businessId, now) : issued;
     return {
       accessToken: confirmed.accessToken,
       refreshToken,
@@ -146,43 +150,56 @@ export class RenewTokenUseCase {
   }
 
   /**
-   * A session that is new, or acts for another business now, has entered the
-   * scope of role changes whose fan-out may have looked for that scope's
-   * sessions just before this write committed, while this renewal resolved
-   * roles from just before those changes committed: neither would see the
-   * other. Reading the facts again after the write closes the gap (whichever
-   * commits second sees both, as in the event path). A change seen only now is
-   * applied as its fan-out would have: the session is re-issued (published like
-   * any renewal) or, for a locked user, revoked. A renewal that keeps its
-   * session in the same scope needs none of this: any fan-out finds it, and
-   * the version check makes one of the two writers retry on the newer facts.
+   * This renewal changed the session (a new one, another business or other
+   * authorities) from role facts read before its write. A change that committed
+   * in between may have fanned out already: it found no session in its scope
+   * yet, or found this one right on the facts it saw and left it alone, and the
+   * version check only stops a writer whose rival wrote. So the facts are read
+   * again after the write, and what changed meanwhile is applied as the fan-out
+   * would have (re-issued and published, or revoked for a locked user), until a
+   * read after the last write finds nothing to change; whichever of the two
+   * commits second then sees both. The event path settles its sessions the same
+   * way (ApplyChangeUseCase.settle).
    */
-  private async confirmAfterWrite(issued: IssuedToken, now: Date): Promise<IssuedToken> {
+  private async confirmAfterWrite(
+    issued: IssuedToken,
+    requestedBusinessId: string | null,
+    now: Date,
+  ): Promise<IssuedToken> {
     let current = issued.session;
+    /** The caller's token for `current`, unless another writer replaced it. */
     let held: IssuedToken | undefined = issued;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const { userId, clientId, businessId } = current;
       const snapshot = await this.deps.roles.load([{ userId, clientId, businessId }]);
       const decision = decideSession(current, snapshot, now);
-      if (decision.kind === 'unchanged' && held) return held;
+      let written: IssuedToken | undefined;
       if (decision.kind === 'revoke') {
         if (await this.deps.sessions.write(revocation(current, decision.reason, now, HTTP_CAUSE))) {
           throw preconditionFailed(ErrorCode.UserLocked, 'the user is locked');
         }
+      } else if (decision.kind === 'unchanged' && held) {
+        written = held;
       } else {
-        // Unchanged facts but a session someone else re-issued meanwhile: a token of its claims.
+        // Unchanged facts but a session another writer re-issued: a token of what it left,
+        // which changes nothing and needs no further read.
         const claims = decision.kind === 'reissue' ? decision.claims : claimsOf(current);
         const next = await this.deps.issuer.issue(current, claims, now, HTTP_CAUSE);
-        const written = await this.deps.sessions.write({
-          session: next.session,
-          expectedClaimsVersion: current.claimsVersion,
-          refreshToken: null,
-          update: next.update,
-        });
-        if (written && next.session.businessId !== current.businessId) {
+        const write = { session: next.session, expectedClaimsVersion: current.claimsVersion };
+        if (await this.deps.sessions.write({ ...write, refreshToken: null, update: next.update })) {
+          if (decision.kind === 'reissue') {
+            current = next.session;
+            held = next;
+            continue;
+          }
+          written = next;
+        }
+      }
+      if (written) {
+        if (written.session.businessId !== requestedBusinessId) {
           throw preconditionFailed(ErrorCode.NotABusinessMember, 'the user does not belong to that business');
         }
-        if (written) return next;
+        return written;
       }
       // Another writer (a fan-out) changed the session first: decide again on what it left.
       const reloaded = await this.deps.sessions.findById(current.id);
