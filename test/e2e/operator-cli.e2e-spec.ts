@@ -247,6 +247,44 @@ describe('the operator CLI against the running service (e2e)', () => {
     expect(table.stdout).not.toContain(secret);
   });
 
+  it("client create with another role re-issues the client's live sessions at once (cause operator)", async () => {
+    const roles = [...FIRST_PARTY_ROLES];
+    const partner = await Application.register(service, 'cli-roles-app', { roles });
+    const started = await partner.session('cli-roles-user');
+    const recreate = (withRoles: string[]) =>
+      cli(
+        'client',
+        'create',
+        '--id',
+        'cli-roles-app',
+        '--secret',
+        partner.secret,
+        '--roles',
+        withRoles.join(','),
+      );
+
+    const added = await recreate([...roles, 'CLI-EXTRA']);
+    expect(added.code, added.stderr).toBe(ExitCode.Ok);
+    expect(added.stdout).toBe(
+      `client cli-roles-app registered with roles ${[...roles, 'CLI-EXTRA'].join(',')}\n` +
+        '1 of 1 live session(s) of client cli-roles-app re-issued\n',
+    );
+    const [reissued] = await updates.waitFor(
+      (update) => update.event.data.sessionId === started.claims.sid && update.event.data.claimsVersion === 2,
+    );
+    expect(reissued!.event).toMatchObject({
+      type: 'iam.session.token-renewed',
+      data: { added: ['ROLE_CLI-EXTRA'], removed: [], cause: { kind: 'operator' } },
+    });
+
+    // The same registration again changes nothing: no token.
+    const same = await recreate([...roles, 'CLI-EXTRA']);
+    expect(same.stdout).toBe(
+      `client cli-roles-app registered with roles ${[...roles, 'CLI-EXTRA'].join(',')}\n` +
+        '0 of 1 live session(s) of client cli-roles-app re-issued\n',
+    );
+  });
+
   it('keys list --json shows the one active key, the key the service publishes and signs with', async () => {
     const keys = await json<Array<Record<string, unknown>>>(['keys', 'list', '--json']);
     const jwks = (await (await service.fetch(KEYS_PATH)).json()) as JsonWebKeySet;

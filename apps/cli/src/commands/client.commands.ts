@@ -1,8 +1,10 @@
+import { ApplyChangeUseCase, EMPTY_SCOPE } from '@iam/domain';
 import { PrismaClientRegistry } from '@iam/persistence';
 import { ScryptSecretHasher } from '@iam/tokens';
 import { print, table } from '../cli-context';
 import { ExitCode, UsageError, type Command } from '../command';
 import { listOption, parseOptions, requireOption } from './options';
+import { withServiceContext } from './service-context';
 
 const ROLE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 const MIN_SECRET_LENGTH = 16;
@@ -13,7 +15,9 @@ export const clientCreate: Command = {
   help: `Usage: npm run cli -- client create --id <clientId> --secret <secret> --roles <ROLE,ROLE> [options]
 
 Creates the client, or updates it: running it again with the same input changes nothing.
-The secret is stored as a scrypt hash only. --roles replaces the client's roles.
+The secret is stored as a scrypt hash only. --roles replaces the client's roles; when
+that (or --service) changes what the client's live sessions hold, they are re-issued
+and published at once (cause operator). --scopes apply from each session's next renewal.
 
 Options:
   --id <clientId>         the client id (required)
@@ -49,6 +53,19 @@ Example:
       serviceId: options.service?.trim() || null,
     });
     print(`client ${clientId} registered with roles ${roles.join(',')}`);
+    // New roles or another service change what the client's live sessions hold, as a
+    // client role event would: they are re-issued now, not at their next renewal.
+    const live = await prisma.session.count({
+      where: { clientId, status: 'ACTIVE', expiresAt: { gt: new Date() } },
+    });
+    if (live > 0) {
+      const settled = await withServiceContext(context, { dryRun: false }, (app) =>
+        app
+          .get(ApplyChangeUseCase)
+          .settleScope({ ...EMPTY_SCOPE, clientIds: [clientId] }, { kind: 'operator' }),
+      );
+      print(`${settled.reissued} of ${live} live session(s) of client ${clientId} re-issued`);
+    }
     return ExitCode.Ok;
   },
 };

@@ -1,4 +1,4 @@
-import { RevocationReason, revocation, type SessionRepository } from '@iam/domain';
+import { isLive, RevocationReason, revocation, type SessionRepository } from '@iam/domain';
 import { SESSION_REPOSITORY } from '../../../token-renewal/src/infrastructure/tokens';
 import { print, table } from '../cli-context';
 import { ExitCode, UsageError, type Command } from '../command';
@@ -61,7 +61,14 @@ sessions are refused (412).`,
     return withServiceContext(context, { dryRun: false }, async (app) => {
       const repository = app.get<SessionRepository>(SESSION_REPOSITORY);
       let revoked = 0;
+      let alreadyEnded = 0;
       for (const session of await repository.findByIds(candidates.map((candidate) => candidate.id))) {
+        // Ended since the query above (a lock's fan-out, say): already revoked once, with its reason.
+        if (!isLive(session, now)) {
+          alreadyEnded += 1;
+          print(`already ended meanwhile: session ${session.id}`);
+          continue;
+        }
         const written = await repository.write(
           revocation(session, RevocationReason.OperatorRequest, now, { kind: 'operator' }),
         );
@@ -69,7 +76,7 @@ sessions are refused (412).`,
         print(`${written ? 'revoked' : 'changed meanwhile, not revoked'}: session ${session.id}`);
       }
       print(`${revoked} session(s) of user ${userId} revoked`);
-      return revoked === candidates.length ? ExitCode.Ok : ExitCode.Attention;
+      return revoked + alreadyEnded === candidates.length ? ExitCode.Ok : ExitCode.Attention;
     });
   },
 };

@@ -6,6 +6,7 @@ import type { Session } from '../sessions/session';
 import type { SessionRepository, SessionWrite } from '../sessions/session-repository';
 import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { UpdateCause } from '../sessions/session-update';
+import type { ChangeScope } from './change-scope';
 import type { AffectedSessionFinder, AppliedChange, ChangeStore } from './change-store';
 import { decideSession } from '../sessions/session-decision';
 
@@ -42,7 +43,8 @@ export class SessionContentionError extends Error {
 /** Settling a batch reads the facts again after each write; this many reads, then the event is retried. */
 const MAX_SETTLE_ATTEMPTS = 8;
 
-interface Settled {
+/** What settling did: tokens re-issued, sessions revoked. */
+export interface Settled {
   readonly reissued: number;
   readonly revoked: number;
 }
@@ -67,18 +69,24 @@ export class ApplyChangeUseCase {
       eventType: event.change.type,
       occurredAt: event.time,
     };
+    const settled = await this.settleScope(applied.scope, cause, hooks);
+    await this.deps.changes.complete(event.id);
+    return { applied: applied.kind, ...settled };
+  }
+
+  /**
+   * Brings every live session in the scope in line with the role facts as
+   * they are now, a bounded batch at a time. Also for changes that are not
+   * events: an operator's change to a client's roles fans out through here.
+   */
+  async settleScope(scope: ChangeScope, cause: UpdateCause, hooks: ApplyChangeHooks = {}): Promise<Settled> {
     let reissued = 0;
     let revoked = 0;
     let afterSessionId: string | null = null;
     for (;;) {
       await hooks.beforeBatch?.();
       const now = this.deps.clock.now();
-      const page = await this.deps.affected.findAffected(
-        applied.scope,
-        afterSessionId,
-        this.deps.batchSize,
-        now,
-      );
+      const page = await this.deps.affected.findAffected(scope, afterSessionId, this.deps.batchSize, now);
       if (page.length === 0) break;
       const settled = await this.settle(page, cause);
       reissued += settled.reissued;
@@ -86,8 +94,7 @@ export class ApplyChangeUseCase {
       afterSessionId = page[page.length - 1]!.id;
       if (page.length < this.deps.batchSize) break;
     }
-    await this.deps.changes.complete(event.id);
-    return { applied: applied.kind, reissued, revoked };
+    return { reissued, revoked };
   }
 
   /**

@@ -9,7 +9,7 @@ export const causeSchema = z.discriminatedUnion('kind', [
   z
     .object({ kind: z.literal('operator') })
     .strict()
-    .describe('An operator ended the session (CLI).'),
+    .describe("An operator's action (CLI): ended the session, or changed its client's roles or service."),
 ]);
 
 const authorities = z.array(z.string().regex(/^ROLE_/)).describe('Role names with the ROLE_ prefix.');
