@@ -74,7 +74,8 @@ export class InboundRecordProcessor {
     heartbeat: () => Promise<void>,
   ): Promise<RecordOutcome> {
     const { topic, partition, offset } = record.origin;
-    let logger = lazyChild(this.logger, { topic, partition, offset });
+    const origin = { topic, partition, offset };
+    let logger = lazyChild(this.logger, origin);
     const retry = { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
     try {
       const decoded = decodeChangeEvent(record, CHANNEL_EVENT_TYPES[channel]);
@@ -100,9 +101,7 @@ export class InboundRecordProcessor {
         return { kind: 'dead-lettered', reason: decoded.reason, repeated: !first };
       }
       logger = lazyChild(this.logger, {
-        topic,
-        partition,
-        offset,
+        ...origin,
         eventId: decoded.event.id,
         eventType: decoded.event.change.type,
       });
@@ -117,8 +116,7 @@ export class InboundRecordProcessor {
       });
       return { kind: 'event', eventType: decoded.event.change.type, ...outcome };
     } catch (error) {
-      if (!(error instanceof ProcessingInterruptedError))
-        this.fatal.report(error, { topic, partition, offset });
+      if (!(error instanceof ProcessingInterruptedError)) this.fatal.report(error, origin);
       // Not returning normally keeps the offset uncommitted: the record is delivered again.
       throw error;
     }

@@ -3,12 +3,12 @@ import type { Clock } from '../ports/clock';
 import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
 import { revocation } from '../sessions/revoke-session';
 import type { Session } from '../sessions/session';
+import { decideSession } from '../sessions/session-decision';
 import type { SessionRepository, SessionWrite } from '../sessions/session-repository';
-import type { SessionTokenIssuer } from '../sessions/session-token-issuer';
+import { reissue, type SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { UpdateCause } from '../sessions/session-update';
 import type { ChangeScope } from './change-scope';
 import type { AffectedSessionFinder, AppliedChange, ChangeStore } from './change-store';
-import { decideSession } from '../sessions/session-decision';
 
 export interface ApplyChangeDependencies {
   readonly changes: ChangeStore;
@@ -118,13 +118,7 @@ export class ApplyChangeUseCase {
           const decision = decideSession(session, snapshot, now);
           if (decision.kind === 'unchanged') return undefined;
           if (decision.kind === 'revoke') return revocation(session, decision.reason, now, cause);
-          const issued = await this.deps.issuer.issue(session, decision.claims, now, cause);
-          return {
-            session: issued.session,
-            expectedClaimsVersion: session.claimsVersion,
-            refreshToken: null,
-            update: issued.update,
-          };
+          return reissue(session, await this.deps.issuer.issue(session, decision.claims, now, cause));
         }),
       );
       const effective = writes.filter((write): write is SessionWrite => write !== undefined);

@@ -11,7 +11,12 @@ import { isLive, RevocationReason, type Session } from '../sessions/session';
 import { decideSession } from '../sessions/session-decision';
 import { initialExpiry, renewedExpiry, type SessionPolicy } from '../sessions/session-policy';
 import type { SessionRepository } from '../sessions/session-repository';
-import type { IssuedToken, SessionClaims, SessionTokenIssuer } from '../sessions/session-token-issuer';
+import {
+  reissue,
+  type IssuedToken,
+  type SessionClaims,
+  type SessionTokenIssuer,
+} from '../sessions/session-token-issuer';
 import { HTTP_CAUSE } from '../sessions/session-update';
 import type { TokenVerifier, VerifiedToken } from '../tokens/access-token';
 import type { CallerAuthenticator } from './caller-authenticator';
@@ -185,8 +190,7 @@ export class RenewTokenUseCase {
         // which changes nothing and needs no further read.
         const claims = decision.kind === 'reissue' ? decision.claims : claimsOf(current);
         const next = await this.deps.issuer.issue(current, claims, now, HTTP_CAUSE);
-        const write = { session: next.session, expectedClaimsVersion: current.claimsVersion };
-        if (await this.deps.sessions.write({ ...write, refreshToken: null, update: next.update })) {
+        if (await this.deps.sessions.write(reissue(current, next))) {
           if (decision.kind === 'reissue') {
             current = next.session;
             held = next;

@@ -3,6 +3,7 @@ import type { IdGenerator } from '../ports/id-generator';
 import { diffAuthorities } from '../roles/authorities';
 import { userTokenClaims, type TokenSigner } from '../tokens/access-token';
 import type { Session } from './session';
+import type { SessionWrite } from './session-repository';
 import { accessTokenExpiry, type SessionPolicy } from './session-policy';
 import type { TokenRenewed, UpdateCause } from './session-update';
 
@@ -83,4 +84,18 @@ export class SessionTokenIssuer {
       },
     };
   }
+}
+
+/**
+ * The write that gives a session the token just issued to it, checked against
+ * the version it was issued from; its refresh tokens stay as they are (only a
+ * renewal by the user rotates them).
+ */
+export function reissue(current: Session, issued: IssuedToken): SessionWrite {
+  return {
+    session: issued.session,
+    expectedClaimsVersion: current.claimsVersion,
+    refreshToken: null,
+    update: issued.update,
+  };
 }
