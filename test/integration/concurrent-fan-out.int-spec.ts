@@ -216,7 +216,8 @@ describe('concurrent group and membership changes (real database, held commit)',
 
   it('a dependency removed while a group role fanned out: the role granted on stale facts is taken back', async () => {
     // The dependency's removal commits after the grant's fan-out read the facts and before it
-    // writes; the removal's own fan-out finds the session right (no role yet) and writes nothing.
+    // writes; the removal's own fan-out finds the session right (no role yet) and confirms it,
+    // so the grant's write of the stale role loses its compare-and-set and is decided again.
     await apply([
       events.groupDependencyAdded('dependent', 'doomed'),
       events.groupMemberAdded('dependent', 'USER', 'indirect'),

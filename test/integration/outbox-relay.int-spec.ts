@@ -372,6 +372,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
       createdAt: clock.now(),
       expiresAt: new Date('2026-06-01T16:00:00.000Z'),
       claimsVersion: 1,
+      revision: 1,
       authorities: ['ROLE_USER'],
       scope: ['READ'],
       tokenId: 'tok-77',
@@ -381,7 +382,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     expect(
       await repository.write({
         session,
-        expectedClaimsVersion: null,
+        expectedRevision: null,
         refreshToken: { issueHash: 'secret-refresh-hash', at: clock.now() },
         update: {
           type: EventType.SessionTokenRenewed,

@@ -218,6 +218,7 @@ describe('PgAffectedSessionFinder: scope kinds', () => {
       createdAt: NOW,
       expiresAt: LATER,
       claimsVersion: 1,
+      revision: 0,
       authorities: ['ROLE_USER'],
       scope: ['READ'],
       tokenId: `tok-${uuidNumber(3)}`,

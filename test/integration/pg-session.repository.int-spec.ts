@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  confirmation,
   EventType,
   revocation,
   RevocationReason,
@@ -55,6 +56,7 @@ function aSession(overrides: Partial<Session> = {}): Session {
     createdAt: CREATED,
     expiresAt: at(8 * HOUR),
     claimsVersion: 1,
+    revision: 1,
     authorities: ['ROLE_AUTH-IDENTIFIED', 'ROLE_USER'],
     scope: ['READ', 'WRITE'],
     tokenId: 'token-1',
@@ -84,13 +86,13 @@ function renewedUpdate(session: Session, previous: readonly string[] = []): Toke
 function creation(session: Session, refreshHash: string | null): SessionWrite {
   return {
     session,
-    expectedClaimsVersion: null,
+    expectedRevision: null,
     refreshToken: { issueHash: refreshHash, at: session.createdAt },
     update: renewedUpdate(session),
   };
 }
 
-/** The next token of a session: version + 1, new token id, optionally new authorities. */
+/** The next token of a session: version and revision + 1, new token id, optionally new authorities. */
 function renewal(
   current: Session,
   refreshToken: RefreshTokenChange | null,
@@ -101,12 +103,13 @@ function renewal(
   const next: Session = {
     ...current,
     claimsVersion,
+    revision: current.revision + 1,
     tokenId: `token-${claimsVersion}`,
     ...changes,
   };
   return {
     session: next,
-    expectedClaimsVersion: current.claimsVersion,
+    expectedRevision: current.revision,
     refreshToken,
     update: { ...renewedUpdate(next, current.authorities), cause },
   };
@@ -268,7 +271,7 @@ describe('PgSessionRepository: creating a session', () => {
       id: expect.any(String),
       topic: TOPIC,
       key: 'user-1',
-      value: expectedEvent(write.update, lastEventId(), clock.now()),
+      value: expectedEvent(write.update!, lastEventId(), clock.now()),
       headers: CONTENT_TYPE_HEADER,
       session_id: session.id,
       claims_version: 1,
@@ -377,7 +380,7 @@ describe('PgSessionRepository: reading sessions', () => {
 });
 
 describe('PgSessionRepository: updating a session (optimistic lock)', () => {
-  it('writes the next token on the expected claims version, with its outbox row', async () => {
+  it('writes the next token on the expected revision, with its outbox row', async () => {
     const session = aSession();
     await repository.write(creation(session, 'hash-1'));
     clock.advance(MINUTE);
@@ -403,7 +406,7 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
       [session.id, 1],
       [session.id, 2],
     ]);
-    expect(published[1]!.value).toEqual(expectedEvent(next.update, lastEventId(), clock.now()));
+    expect(published[1]!.value).toEqual(expectedEvent(next.update!, lastEventId(), clock.now()));
     expect(published[1]!.headers).toEqual(headersOf(EVENT_CAUSE));
     expect(published[0]!.headers).toEqual(headersOf({ kind: 'http' }));
     expect((published[1]!.value.data as { cause: unknown }).cause).toEqual(PUBLISHED_EVENT_CAUSE);
@@ -423,7 +426,7 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
     expect(updatedAt?.getTime()).toBeGreaterThan(CREATED.getTime());
   });
 
-  it('refuses a stale claims version: returns false, writes nothing, publishes nothing', async () => {
+  it('refuses a stale revision: returns false, writes nothing, publishes nothing', async () => {
     const session = aSession();
     await repository.write(creation(session, 'hash-1'));
     const winner = renewal(session, { issueHash: 'hash-2', at: at(MINUTE) });
@@ -434,7 +437,7 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
       outbox: await outbox(),
     };
 
-    // A writer that read version 1 before the winner committed.
+    // A writer that read revision 1 before the winner committed.
     const loser = renewal(session, { issueHash: 'hash-3', at: at(2 * MINUTE) }, { authorities: ['ROLE_X'] });
     expect(await repository.write(loser)).toBe(false);
     expect(await repository.writeMany([loser])).toEqual(new Set([session.id]));
@@ -445,6 +448,23 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
       outbox: await outbox(),
     }).toEqual(before);
     expect(await repository.findByRefreshTokenHash('hash-3')).toBeNull();
+  });
+
+  it('stores a confirmation as a new revision alone (nothing published), and a writer of the revision before it loses', async () => {
+    const session = aSession();
+    await repository.write(creation(session, 'hash-1'));
+    const before = await outbox();
+
+    expect(await repository.writeMany([confirmation(session)])).toEqual(new Set());
+    expect(await repository.findById(session.id)).toEqual({ ...session, revision: 2 });
+    expect(await outbox()).toEqual(before);
+
+    // A writer that read the session before the confirmation, on facts older than the confirmer's.
+    const stale = renewal(session, null, { authorities: ['ROLE_STALE'] });
+    expect(await repository.writeMany([stale])).toEqual(new Set([session.id]));
+    expect(await repository.write(confirmation(session))).toBe(false);
+    expect(await repository.findById(session.id)).toEqual({ ...session, revision: 2 });
+    expect(await outbox()).toEqual(before);
   });
 
   it('refuses an update of a session that does not exist', async () => {
@@ -469,10 +489,11 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
       revokedReason: 'user-locked',
       revokedAt,
       claimsVersion: 2,
+      revision: 2,
     });
     const published = await outbox();
     expect(published[1]).toMatchObject({ key: 'user-1', session_id: session.id, claims_version: 2 });
-    expect(published[1]!.value).toEqual(expectedEvent(write.update, lastEventId(), clock.now()));
+    expect(published[1]!.value).toEqual(expectedEvent(write.update!, lastEventId(), clock.now()));
     expect(published[1]!.headers).toEqual(headersOf(EVENT_CAUSE));
     expect(await refreshTokens(session.id)).toEqual([
       { token_hash: 'hash-1', issued_at: CREATED, rotated_at: null },

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../events/change';
 import { EventType } from '../events/event-types';
 import type { Session } from '../sessions/session';
+import type { SessionWrite } from '../sessions/session-repository';
 import { SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { TokenRenewed } from '../sessions/session-update';
 import { FakeClock } from '../testing/fake-clock';
@@ -129,7 +130,7 @@ describe('ApplyChangeUseCase: fan-out', () => {
     expect(sessions.batches).toHaveLength(1);
     expect(sessions.committed.map((w) => w.session.id)).toEqual(['s1', 's2']);
     for (const write of sessions.committed) {
-      expect(write.expectedClaimsVersion).toBe(2);
+      expect(write.expectedRevision).toBe(2);
       expect(write.refreshToken).toBeNull();
       expect(write.session).toMatchObject({ claimsVersion: 3, authorities: U1_NOW, expiresAt: at(7 * HOUR) });
       const update = write.update as TokenRenewed;
@@ -155,7 +156,7 @@ describe('ApplyChangeUseCase: fan-out', () => {
     }
   });
 
-  it('writes nothing for sessions whose authorities do not change', async () => {
+  it('gives no token to sessions whose authorities do not change, and confirms them in the same batch', async () => {
     const { useCase, sessions, changes } = setup({
       sessions: [
         sessionOf('s1', { authorities: U1_NOW }),
@@ -165,16 +166,33 @@ describe('ApplyChangeUseCase: fan-out', () => {
     });
     const outcome = await useCase.execute(event);
     expect(outcome).toEqual({ applied: 'fan-out', reissued: 1, revoked: 0 });
-    expect(sessions.batches.map((batch) => batch.map((w) => w.session.id))).toEqual([['s2']]);
-    expect(sessions.get('s1')).toEqual(sessionOf('s1', { authorities: U1_NOW }));
-    expect(sessions.get('s3')!.claimsVersion).toBe(2);
+    expect(sessions.batches.map((batch) => batch.map((w) => [w.session.id, w.update?.type ?? null]))).toEqual(
+      [
+        [
+          ['s1', null],
+          ['s2', EventType.SessionTokenRenewed],
+          ['s3', null],
+        ],
+      ],
+    );
+    // A confirmation moves the revision and nothing else: same token, same claims version, nothing published.
+    expect(sessions.get('s1')).toEqual(sessionOf('s1', { authorities: U1_NOW, revision: 3 }));
+    expect(sessions.get('s3')).toMatchObject({ claimsVersion: 2, revision: 3 });
+    expect(sessions.get('s2')).toMatchObject({ claimsVersion: 3, revision: 3 });
     expect(changes.completed).toEqual(['evt-1']);
   });
 
-  it('does not call writeMany at all when no session changes', async () => {
+  it('confirms a session it finds right, guarded by the revision it read, and publishes nothing', async () => {
     const { useCase, sessions, changes } = setup({ sessions: [sessionOf('s1', { authorities: U1_NOW })] });
     expect(await useCase.execute(event)).toEqual({ applied: 'fan-out', reissued: 0, revoked: 0 });
-    expect(sessions.batches).toHaveLength(0);
+    expect(sessions.committed).toEqual([
+      {
+        session: sessionOf('s1', { authorities: U1_NOW, revision: 3 }),
+        expectedRevision: 2,
+        refreshToken: null,
+        update: null,
+      },
+    ]);
     expect(changes.completed).toEqual(['evt-1']);
   });
 
@@ -309,8 +327,8 @@ describe('ApplyChangeUseCase: paging', () => {
     // Five full pages, then one look that finds nothing more.
     expect(log).toEqual([0, 1, 2, 3, 4, 5].map((n) => `heartbeat after ${n} pages`));
     expect(sessions.batches.map((batch) => batch.length)).toEqual([500, 500, 500, 500, 500]);
-    // Each batch's facts are read again after its write: ten reads, two per batch.
-    expect(roles.loads.map((subjects) => subjects.length)).toEqual(Array(10).fill(500));
+    // One read of the facts per batch: no write lost, so nothing to decide again.
+    expect(roles.loads.map((subjects) => subjects.length)).toEqual(Array(5).fill(500));
     expect(new Set(sessions.committed.map((w) => w.session.id)).size).toBe(2_500);
     expect(sessions.all().every((s) => s.claimsVersion === 3)).toBe(true);
     expect(changes.completed).toEqual(['evt-1']);
@@ -331,11 +349,14 @@ describe('ApplyChangeUseCase: paging', () => {
     );
     const { useCase, sessions } = setup({ sessions: mixed, batchSize: 4 });
     expect(await useCase.execute(event)).toEqual({ applied: 'fan-out', reissued: 5, revoked: 0 });
-    expect(sessions.batches.map((batch) => batch.map((w) => w.session.id))).toEqual([
+    const reissued = (batch: readonly SessionWrite[]) =>
+      batch.filter((w) => w.update !== null).map((w) => w.session.id);
+    expect(sessions.batches.map(reissued)).toEqual([
       [sessionId(1), sessionId(3)],
       [sessionId(5), sessionId(7)],
       [sessionId(9)],
     ]);
+    expect(sessions.batches.map((batch) => batch.length)).toEqual([4, 4, 2]);
   });
 });
 
@@ -346,9 +367,7 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     const outcome = await useCase.execute(event);
 
     expect(outcome).toEqual({ applied: 'fan-out', reissued: 2, revoked: 0 });
-    expect(
-      sessions.batches.map((batch) => batch.map((w) => [w.session.id, w.expectedClaimsVersion])),
-    ).toEqual([
+    expect(sessions.batches.map((batch) => batch.map((w) => [w.session.id, w.expectedRevision]))).toEqual([
       [
         ['s1', 2],
         ['s2', 2],
@@ -360,7 +379,7 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     expect(changes.completed).toEqual(['evt-1']);
   });
 
-  it('does not write again when the concurrent writer already brought the session up to date', async () => {
+  it('gives no second token when the concurrent writer already brought the session up to date', async () => {
     const { useCase, sessions } = setup({ sessions: [sessionOf('s1')] });
     sessions.interfere('s1', 1, (stored) => ({
       ...stored,
@@ -368,8 +387,11 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
       claimsVersion: stored.claimsVersion + 1,
     }));
     expect(await useCase.execute(event)).toEqual({ applied: 'fan-out', reissued: 0, revoked: 0 });
-    expect(sessions.batches).toHaveLength(1);
-    expect(sessions.get('s1')).toMatchObject({ claimsVersion: 3, authorities: U1_NOW });
+    expect(sessions.batches.map((batch) => batch.map((w) => w.update?.type ?? 'confirmation'))).toEqual([
+      [EventType.SessionTokenRenewed],
+      ['confirmation'],
+    ]);
+    expect(sessions.get('s1')).toMatchObject({ claimsVersion: 3, revision: 4, authorities: U1_NOW });
   });
 
   it('does not touch a session the concurrent writer revoked', async () => {
@@ -384,26 +406,23 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     expect(sessions.get('s1')).toMatchObject({ status: 'REVOKED', claimsVersion: 3 });
   });
 
-  it('settles a re-issued session again when the facts changed between its read and its write', async () => {
-    // Another change (say, u1's role revoked through a group on another partition) commits
-    // after this batch read the facts; its own fan-out found the session right and wrote nothing.
+  it('loses to a change that confirmed the session after this batch read the facts, and decides again', async () => {
+    // Another change (say, u1's role revoked through a group on another partition) commits after
+    // this batch read the facts; its own fan-out finds the session right and confirms it. The
+    // confirmation moved the revision, so this batch's token of stale facts is not written.
     const { useCase, sessions, roles } = setup({ sessions: [sessionOf('s1')] });
     roles.changeAfterNextLoad({ ...facts, users: { ...facts.users, u1: { roles: ['USER'] } } });
+    sessions.interfere('s1', 1, (stored) => stored);
     const outcome = await useCase.execute(event);
 
-    expect(outcome).toEqual({ applied: 'fan-out', reissued: 2, revoked: 0 });
-    expect(
-      sessions.committed.map((w) => [w.session.id, w.session.claimsVersion, w.session.authorities]),
-    ).toEqual([
-      ['s1', 3, U1_NOW],
-      ['s1', 4, U1_BEFORE],
+    expect(outcome).toEqual({ applied: 'fan-out', reissued: 0, revoked: 0 });
+    expect(sessions.attempted.map((w) => [w.session.authorities, w.update?.type ?? 'confirmation'])).toEqual([
+      [U1_NOW, EventType.SessionTokenRenewed],
+      [U1_BEFORE, 'confirmation'],
     ]);
-    // Read, write, read again, write, read again: nothing left to change.
-    expect(roles.loads.map((subjects) => subjects.map((subject) => subject.userId))).toEqual([
-      ['u1'],
-      ['u1'],
-      ['u1'],
-    ]);
+    expect(sessions.get('s1')).toMatchObject({ claimsVersion: 2, revision: 4, authorities: U1_BEFORE });
+    // Read, lose, read the session and the facts again: right as it is.
+    expect(roles.loads).toHaveLength(2);
   });
 
   it('succeeds on the fifth attempt after four conflicts', async () => {

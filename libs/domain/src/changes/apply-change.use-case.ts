@@ -2,8 +2,8 @@ import type { ChangeEvent } from '../events/change';
 import type { Clock } from '../ports/clock';
 import type { RoleSnapshotLoader } from '../roles/role-snapshot-loader';
 import { revocation } from '../sessions/revoke-session';
-import type { Session } from '../sessions/session';
-import { decideSession } from '../sessions/session-decision';
+import { isLive, type Session } from '../sessions/session';
+import { confirmation, decideSession } from '../sessions/session-decision';
 import type { SessionRepository, SessionWrite } from '../sessions/session-repository';
 import { reissue, type SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { UpdateCause } from '../sessions/session-update';
@@ -40,7 +40,7 @@ export class SessionContentionError extends Error {
   }
 }
 
-/** Settling a batch reads the facts again after each write; this many reads, then the event is retried. */
+/** A batch is decided again after each write a concurrent writer won; this many times, then the event is retried. */
 const MAX_SETTLE_ATTEMPTS = 8;
 
 /** What settling did: tokens re-issued, sessions revoked. */
@@ -98,13 +98,13 @@ export class ApplyChangeUseCase {
   }
 
   /**
-   * Brings a batch of sessions in line with the role facts. Sessions a
-   * concurrent writer changed are decided again on what it left. Sessions this
-   * batch re-issued are checked once more against the facts as they are after
-   * the write: the facts were read before it, and a change committed in between
-   * may have found those sessions already right and left them alone — a write
-   * that changes nothing is not seen by the version check. The batch is done
-   * when a read after its last write changes nothing.
+   * Brings a batch of sessions in line with the role facts: a new token where
+   * the authorities change, a revocation for a locked user, and a confirmation
+   * (the revision alone moves) where the session is already right. Every write
+   * is a compare-and-set on the revision read with the session, so a concurrent
+   * writer that read older facts before this change committed cannot leave
+   * its stale token behind: whichever of the two writes second fails and is
+   * decided again on what the first left and the facts as they are then.
    */
   private async settle(sessions: readonly Session[], cause: UpdateCause): Promise<Settled> {
     let pending = sessions;
@@ -116,7 +116,8 @@ export class ApplyChangeUseCase {
       const writes = await Promise.all(
         pending.map(async (session): Promise<SessionWrite | undefined> => {
           const decision = decideSession(session, snapshot, now);
-          if (decision.kind === 'unchanged') return undefined;
+          // An ended session takes no writes from anyone: there is nothing to guard.
+          if (decision.kind === 'unchanged') return isLive(session, now) ? confirmation(session) : undefined;
           if (decision.kind === 'revoke') return revocation(session, decision.reason, now, cause);
           return reissue(session, await this.deps.issuer.issue(session, decision.claims, now, cause));
         }),
@@ -124,18 +125,13 @@ export class ApplyChangeUseCase {
       const effective = writes.filter((write): write is SessionWrite => write !== undefined);
       if (effective.length === 0) return { reissued, revoked };
       const conflicts = await this.deps.sessions.writeMany(effective);
-      const reread: Session[] = [];
       for (const write of effective) {
-        if (conflicts.has(write.session.id)) continue;
-        if (write.session.status === 'REVOKED') {
-          revoked += 1;
-        } else {
-          reissued += 1;
-          reread.push(write.session);
-        }
+        if (conflicts.has(write.session.id) || write.update === null) continue;
+        if (write.session.status === 'REVOKED') revoked += 1;
+        else reissued += 1;
       }
-      const changedMeanwhile = conflicts.size > 0 ? await this.deps.sessions.findByIds([...conflicts]) : [];
-      pending = [...reread, ...changedMeanwhile];
+      if (conflicts.size === 0) return { reissued, revoked };
+      pending = await this.deps.sessions.findByIds([...conflicts]);
       if (pending.length === 0) return { reissued, revoked };
     }
     throw new SessionContentionError(pending.map((session) => session.id));

@@ -237,17 +237,18 @@ describe('RenewTokenUseCase: with the user access token', () => {
       ...s1,
       authorities: U1_ALONE,
       claimsVersion: 4,
+      revision: 4,
       tokenId: uuidNumber(1),
       tokenExpiresAt: at(15 * MINUTE),
     });
   });
 
-  it('writes the session once, guarded by the version it read, and publishes the update with an http cause', async () => {
+  it('writes the session once, guarded by the revision it read, and publishes the update with an http cause', async () => {
     const { useCase, sessions } = setup();
     const result = await useCase.execute(command());
     expect(sessions.committed).toHaveLength(1);
     const write = sessions.committed[0]!;
-    expect(write.expectedClaimsVersion).toBe(3);
+    expect(write.expectedRevision).toBe(3);
     expect(write.refreshToken).toEqual({ issueHash: null, at: t0 });
     expect(write.update).toEqual({
       type: EventType.SessionTokenRenewed,
@@ -475,13 +476,14 @@ describe('RenewTokenUseCase: refresh-token reuse', () => {
     );
     expect(sessions.committed).toHaveLength(1);
     const write = sessions.committed[0]!;
-    expect(write.expectedClaimsVersion).toBe(3);
+    expect(write.expectedRevision).toBe(3);
     expect(write.session).toEqual({
       ...s1Remembered,
       status: 'REVOKED',
       revokedReason: 'refresh-token-reused',
       revokedAt: t0,
       claimsVersion: 4,
+      revision: 4,
     });
     expect(write.update).toEqual({
       type: EventType.SessionRevoked,
@@ -631,12 +633,13 @@ describe('RenewTokenUseCase: identity-provider case (userId and clientId, no tok
       createdAt: t0,
       expiresAt: at(8 * HOUR),
       claimsVersion: 1,
+      revision: 1,
       authorities: U1_ALONE.map((a) => (a === 'ROLE_AUTH-BASIC' ? 'ROLE_AUTH-IDENTIFIED' : a)).sort(),
       scope: ['READ', 'WRITE'],
       tokenId: uuidNumber(2),
       tokenExpiresAt: at(15 * MINUTE),
     });
-    expect(sessions.committed[0]!.expectedClaimsVersion).toBeNull();
+    expect(sessions.committed[0]!.expectedRevision).toBeNull();
     expect(result.refreshToken).toBeUndefined();
     expect(decodeFakeToken(result.accessToken)).toMatchObject({ sid: uuidNumber(1), claims_version: 1 });
     expect(sessions.committed[0]!.update).toMatchObject({ added: session.authorities, removed: [] });
@@ -660,7 +663,7 @@ describe('RenewTokenUseCase: identity-provider case (userId and clientId, no tok
     const { useCase, sessions } = setup({ session: { ...s1, businessId: 'bA' } });
     const result = await useCase.execute(idp());
     expect(sessions.all().map((s) => s.id)).toEqual(['s1']);
-    expect(sessions.committed[0]!.expectedClaimsVersion).toBe(3);
+    expect(sessions.committed[0]!.expectedRevision).toBe(3);
     const claims = decodeFakeToken(result.accessToken);
     expect(claims).toMatchObject({ sid: 's1', claims_version: 4, business_id: 'bA' });
     expect(claims.authorities).toEqual(U1_FOR_A);
@@ -689,7 +692,7 @@ describe('RenewTokenUseCase: identity-provider case (userId and clientId, no tok
       await useCase.execute(idp());
       expect(sessions.all()).toHaveLength(2);
       expect(sessions.get('s1')).toEqual(dead);
-      expect(sessions.committed[0]!.expectedClaimsVersion).toBeNull();
+      expect(sessions.committed[0]!.expectedRevision).toBeNull();
     }
   });
 
@@ -972,7 +975,7 @@ describe('RenewTokenUseCase: concurrent renewals', () => {
     const { useCase, sessions } = setup();
     sessions.interfere('s1', 1);
     const result = await useCase.execute(command());
-    expect(sessions.attempted.map((w) => w.expectedClaimsVersion)).toEqual([3, 4]);
+    expect(sessions.attempted.map((w) => w.expectedRevision)).toEqual([3, 4]);
     expect(sessions.committed).toHaveLength(1);
     expect(sessions.get('s1')!.claimsVersion).toBe(5);
     expect(decodeFakeToken(result.accessToken).claims_version).toBe(5);
@@ -1066,7 +1069,7 @@ describe('RenewTokenUseCase: a role change committed while the session entered a
       claims_version: 2,
       authorities: U1_IDP_WITHOUT_PERSON,
     });
-    expect(sessions.committed.map((write) => write.expectedClaimsVersion)).toEqual([null, 1]);
+    expect(sessions.committed.map((write) => write.expectedRevision)).toEqual([null, 1]);
     expect(sessions.committed[1]!.update).toMatchObject({ added: [], removed: ['ROLE_PERSON'] });
     // The refresh token handed out with the session stays its current one.
     expect(sessions.committed[1]!.refreshToken).toBeNull();
@@ -1141,7 +1144,7 @@ describe('RenewTokenUseCase: a role change committed while the session entered a
       claims_version: 3,
       authorities: U1_IDP_WITHOUT_PERSON,
     });
-    expect(sessions.attempted.map((write) => write.expectedClaimsVersion)).toEqual([null, 1, 2]);
+    expect(sessions.attempted.map((write) => write.expectedRevision)).toEqual([null, 1, 2]);
     expect(sessions.get(uuidNumber(1))!.claimsVersion).toBe(3);
   });
 });

@@ -132,7 +132,7 @@ export class RenewTokenUseCase {
     const refreshToken = command.rememberMe ? this.deps.ids.uuid() : undefined;
     const written = await this.deps.sessions.write({
       session: issued.session,
-      expectedClaimsVersion: session ? session.claimsVersion : null,
+      expectedRevision: session ? session.revision : null,
       refreshToken: {
         issueHash: refreshToken === undefined ? null : this.deps.refreshTokens.hash(refreshToken),
         at: now,
@@ -157,14 +157,15 @@ export class RenewTokenUseCase {
   /**
    * This renewal changed the session (a new one, another business or other
    * authorities) from role facts read before its write. A change that committed
-   * in between may have fanned out already: it found no session in its scope
-   * yet, or found this one right on the facts it saw and left it alone, and the
-   * version check only stops a writer whose rival wrote. So the facts are read
-   * again after the write, and what changed meanwhile is applied as the fan-out
-   * would have (re-issued and published, or revoked for a locked user), until a
-   * read after the last write finds nothing to change; whichever of the two
-   * commits second then sees both. The event path settles its sessions the same
-   * way (ApplyChangeUseCase.settle).
+   * in between may have fanned out already without seeing this write: a new
+   * session, or a session's new business, was not in its scope yet. (A session
+   * it did find it re-issued or confirmed, which fails this write's
+   * compare-and-set; see ApplyChangeUseCase.settle. Other authorities are
+   * checked here as well, at the cost of a read renewals that only refresh
+   * their token never pay.) So the facts are read again after the write, and
+   * what changed meanwhile is applied as the fan-out would have (re-issued and
+   * published, or revoked for a locked user), until a read after the last write
+   * finds nothing to change; whichever of the two commits second then sees both.
    */
   private async confirmAfterWrite(
     issued: IssuedToken,
@@ -343,6 +344,7 @@ export class RenewTokenUseCase {
       createdAt: now,
       expiresAt: initialExpiry(this.deps.settings.policy, rememberMe, now),
       claimsVersion: 0,
+      revision: 0,
       authorities: [],
       scope: [],
       tokenId: '',

@@ -7,7 +7,7 @@ import { isLive, RevocationReason } from './session';
 const now = new Date('2026-01-01T01:00:00.000Z');
 
 describe('revocation', () => {
-  const session = aSession({ id: 's1', userId: 'u1', clientId: 'c1', claimsVersion: 7 });
+  const session = aSession({ id: 's1', userId: 'u1', clientId: 'c1', claimsVersion: 7, revision: 11 });
   const write = revocation(session, RevocationReason.UserLocked, now, {
     kind: 'event',
     eventId: 'e1',
@@ -15,19 +15,20 @@ describe('revocation', () => {
     occurredAt: new Date('2026-01-01T00:00:00Z'),
   });
 
-  it('ends the session with its reason and instant, one claims version later', () => {
+  it('ends the session with its reason and instant, one claims version and one revision later', () => {
     expect(write.session).toEqual({
       ...session,
       status: 'REVOKED',
       revokedReason: 'user-locked',
       revokedAt: now,
       claimsVersion: 8,
+      revision: 12,
     });
     expect(isLive(write.session, now)).toBe(false);
   });
 
-  it('guards against a concurrent writer with the version it read', () => {
-    expect(write.expectedClaimsVersion).toBe(7);
+  it('guards against a concurrent writer with the revision it read', () => {
+    expect(write.expectedRevision).toBe(11);
   });
 
   it('leaves the refresh tokens alone', () => {

@@ -12,6 +12,7 @@ export function revocation(session: Session, reason: string, now: Date, cause: U
     revokedReason: reason,
     revokedAt: now,
     claimsVersion,
+    revision: session.revision + 1,
   };
   const update: SessionRevoked = {
     type: EventType.SessionRevoked,
@@ -24,7 +25,7 @@ export function revocation(session: Session, reason: string, now: Date, cause: U
   };
   return {
     session: revoked,
-    expectedClaimsVersion: session.claimsVersion,
+    expectedRevision: session.revision,
     // A revoked session refuses its refresh tokens by its status; they need no change.
     refreshToken: null,
     update,

@@ -2,6 +2,7 @@ import { sameAuthorities } from '../roles/authorities';
 import { resolveAuthorities } from '../roles/resolve-authorities';
 import type { RoleSnapshot } from '../roles/role-snapshot';
 import { isLive, RevocationReason, type Session } from './session';
+import type { SessionWrite } from './session-repository';
 import type { SessionClaims } from './session-token-issuer';
 
 /** What a session needs after the role facts changed. */
@@ -34,5 +35,22 @@ export function decideSession(session: Session, snapshot: RoleSnapshot, now: Dat
   return {
     kind: 'reissue',
     claims: { businessId, authorities, scope: session.scope, expiresAt: session.expiresAt },
+  };
+}
+
+/**
+ * The write a fan-out makes for a session it found already right: nothing
+ * changes but the revision, and nothing is published. It is what makes a
+ * decision of "unchanged" safe without reading the facts twice: a concurrent
+ * writer that read the facts before this change committed (and would write
+ * what they said then) read an older revision too, so its compare-and-set
+ * fails and it decides again on the facts as they are now.
+ */
+export function confirmation(session: Session): SessionWrite {
+  return {
+    session: { ...session, revision: session.revision + 1 },
+    expectedRevision: session.revision,
+    refreshToken: null,
+    update: null,
   };
 }

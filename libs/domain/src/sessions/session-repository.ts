@@ -22,15 +22,18 @@ export interface RefreshTokenChange {
 
 /**
  * A session's new state and what to publish about it, written atomically
- * (one transaction with the outbox). `expectedClaimsVersion` guards against a
- * concurrent writer: the write fails instead of overwriting a newer token.
+ * (one transaction with the outbox). `expectedRevision` guards against a
+ * concurrent writer: the write fails instead of overwriting what it wrote.
  */
 export interface SessionWrite {
+  /** Stored as it is; its revision is one more than the one the writer read. */
   readonly session: Session;
-  readonly expectedClaimsVersion: number | null;
+  /** The revision the writer read; null creates the session. */
+  readonly expectedRevision: number | null;
   /** Null when the write leaves the refresh tokens alone (a re-issue caused by an event). */
   readonly refreshToken: RefreshTokenChange | null;
-  readonly update: SessionUpdate;
+  /** Null for a confirmation: nothing is published (see `confirmation`). */
+  readonly update: SessionUpdate | null;
 }
 
 export interface SessionRepository {
@@ -39,7 +42,7 @@ export interface SessionRepository {
   /** The user's most recent live session with the client, for the identity-provider case. */
   findContinuable(userId: string, clientId: string, now: Date): Promise<Session | null>;
   findByIds(sessionIds: readonly string[]): Promise<Session[]>;
-  /** Creates (expectedClaimsVersion null) or updates a session; false when a concurrent write won. */
+  /** Creates (expectedRevision null) or updates a session; false when a concurrent write won. */
   write(write: SessionWrite): Promise<boolean>;
   /**
    * Writes many sessions in one transaction; each write stands alone. Returns

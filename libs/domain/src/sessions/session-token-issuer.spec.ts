@@ -66,6 +66,7 @@ describe('SessionTokenIssuer', () => {
       scope: ['READ', 'WRITE'],
       expiresAt: at(7 * HOUR),
       claimsVersion: 5,
+      revision: current.revision + 1,
       tokenId: uuidNumber(100),
       tokenExpiresAt: at(15 * MINUTE),
     });

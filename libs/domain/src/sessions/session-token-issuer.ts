@@ -60,6 +60,7 @@ export class SessionTokenIssuer {
       scope: next.scope,
       expiresAt: next.expiresAt,
       claimsVersion,
+      revision: current.revision + 1,
       tokenId,
       tokenExpiresAt,
     };
@@ -88,13 +89,13 @@ export class SessionTokenIssuer {
 
 /**
  * The write that gives a session the token just issued to it, checked against
- * the version it was issued from; its refresh tokens stay as they are (only a
+ * the revision it was issued from; its refresh tokens stay as they are (only a
  * renewal by the user rotates them).
  */
 export function reissue(current: Session, issued: IssuedToken): SessionWrite {
   return {
     session: issued.session,
-    expectedClaimsVersion: current.claimsVersion,
+    expectedRevision: current.revision,
     refreshToken: null,
     update: issued.update,
   };

@@ -18,6 +18,11 @@ export interface Session {
   readonly expiresAt: Date;
   /** Grows by one with every token the session receives. */
   readonly claimsVersion: number;
+  /**
+   * Grows by one with every write to the session: a token, a revocation, or a
+   * fan-out's check that found it already right. Writes compare-and-set on it.
+   */
+  readonly revision: number;
   /** The authorities and scope of the session's latest token. */
   readonly authorities: readonly string[];
   readonly scope: readonly string[];

@@ -17,7 +17,7 @@ const bumpVersion = (stored: Session): Session => ({ ...stored, claimsVersion: s
 
 /**
  * SessionRepository in memory, with the documented semantics: a write succeeds
- * only when the stored claims version is the expected one (or, for a create,
+ * only when the stored revision is the expected one (or, for a create,
  * when no session has that id); a refresh-token change rotates out every
  * current token of the session (rotatedAt = change.at) and makes `issueHash`
  * the only current one. `latestRotated` is true for the tokens carrying the
@@ -62,7 +62,8 @@ export class InMemorySessionRepository implements SessionRepository {
 
   /**
    * The next `times` writes of this session lose to a concurrent writer, which
-   * first changes the stored session (by default: bumps its claims version).
+   * first changes the stored session (by default: gives it another token) and
+   * thereby its revision.
    */
   interfere(sessionId: string, times = 1, concurrentWrite: (stored: Session) => Session = bumpVersion): void {
     this.interference.set(sessionId, { remaining: times, concurrentWrite });
@@ -117,12 +118,13 @@ export class InMemorySessionRepository implements SessionRepository {
     const before = this.sessions.get(id);
     if (interference && interference.remaining > 0 && before) {
       interference.remaining -= 1;
-      this.sessions.set(id, interference.concurrentWrite(before));
+      // Whatever the concurrent writer changed, its write moved the revision.
+      this.sessions.set(id, { ...interference.concurrentWrite(before), revision: before.revision + 1 });
     }
     const stored = this.sessions.get(id);
-    if (write.expectedClaimsVersion === null) {
+    if (write.expectedRevision === null) {
       if (stored) return false;
-    } else if (!stored || stored.claimsVersion !== write.expectedClaimsVersion) {
+    } else if (!stored || stored.revision !== write.expectedRevision) {
       return false;
     }
     this.sessions.set(id, write.session);

@@ -13,7 +13,11 @@ export const TEST_POLICY: SessionPolicy = {
   refreshReuseGraceMs: 30_000,
 };
 
-/** A live session with sensible defaults; override what the test is about. */
+/**
+ * A live session with sensible defaults; override what the test is about. Its
+ * revision is its claims version unless given: a session whose every write
+ * gave it a token.
+ */
 export function aSession(overrides: Partial<Session> = {}): Session {
   const createdAt = overrides.createdAt ?? new Date('2026-01-01T00:00:00.000Z');
   return {
@@ -29,6 +33,7 @@ export function aSession(overrides: Partial<Session> = {}): Session {
     createdAt,
     expiresAt: new Date(createdAt.getTime() + TEST_POLICY.sessionTtlMs),
     claimsVersion: 1,
+    revision: overrides.claimsVersion ?? 1,
     authorities: [],
     scope: ['READ'],
     tokenId: 'token-0',

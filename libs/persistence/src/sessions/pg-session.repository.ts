@@ -92,7 +92,7 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async write(write: SessionWrite): Promise<boolean> {
-    if (write.expectedClaimsVersion === null) return this.insert(write);
+    if (write.expectedRevision === null) return this.insert(write);
     const [written] = await this.updates.submit([write]);
     return written!;
   }
@@ -112,24 +112,27 @@ export class PgSessionRepository implements SessionRepository {
 
   /**
    * One statement for many writes; says of each whether it was written. Of two
-   * writes to one session expecting the same version, one wins and the other
+   * writes to one session expecting the same revision, one wins and the other
    * is reported lost, as if they had come in two statements.
    */
   private async update(writes: readonly SessionWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
-    const messages = await Promise.all(writes.map((write) => this.encoder.encode(write.update)));
+    const messages = await Promise.all(
+      writes.map((write) => (write.update === null ? null : this.encoder.encode(write.update))),
+    );
     const input = writes.map((write, ord) => updateInput(write, messages[ord]!, ord));
     const rows = await this.sql.query<{ ord: number }>('sessions-update', UPDATE_SESSIONS, [
       JSON.stringify(input),
     ]);
-    if (rows.length > 0) this.outbox?.notify();
     const written = new Set(rows.map((row) => row.ord));
+    if (messages.some((message, ord) => message !== null && written.has(ord))) this.outbox?.notify();
     return writes.map((_, ord) => written.has(ord));
   }
 
   private async insert(write: SessionWrite): Promise<boolean> {
-    const { session } = write;
-    const message = await this.encoder.encode(write.update);
+    const { session, update } = write;
+    if (update === null) throw new Error('a new session is always published: its write needs an update');
+    const message = await this.encoder.encode(update);
     const rows = await this.sql.query('session-insert', INSERT_SESSION, [
       session.id,
       session.userId,
@@ -140,6 +143,7 @@ export class PgSessionRepository implements SessionRepository {
       session.createdAt,
       session.expiresAt,
       session.claimsVersion,
+      session.revision,
       session.authorities,
       session.scope,
       session.tokenId,
@@ -155,12 +159,14 @@ export class PgSessionRepository implements SessionRepository {
   }
 }
 
-function updateInput(write: SessionWrite, message: ValuedOutboxMessage, ord: number) {
+/** One write as a row of the statement's input; `message` is null for a confirmation (nothing published). */
+function updateInput(write: SessionWrite, message: ValuedOutboxMessage | null, ord: number) {
   const { session, refreshToken } = write;
   return {
     ord,
     id: session.id,
-    expected: write.expectedClaimsVersion,
+    expected: write.expectedRevision,
+    revision: session.revision,
     claims_version: session.claimsVersion,
     business_id: session.businessId,
     status: session.status,
@@ -175,9 +181,9 @@ function updateInput(write: SessionWrite, message: ValuedOutboxMessage, ord: num
     refresh_change: refreshToken !== null,
     refresh_issue_hash: refreshToken?.issueHash ?? null,
     refresh_at: refreshToken ? refreshToken.at.toISOString() : null,
-    topic: message.topic,
-    message_key: message.key?.toString('base64') ?? null,
-    value: message.value.toString('base64'),
-    headers: encodeHeaders(message.headers),
+    topic: message?.topic ?? null,
+    message_key: message?.key?.toString('base64') ?? null,
+    value: message?.value.toString('base64') ?? null,
+    headers: message ? encodeHeaders(message.headers) : null,
   };
 }

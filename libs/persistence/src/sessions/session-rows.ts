@@ -2,8 +2,8 @@ import type { AuthLevel, Session, SessionStatus } from '@iam/domain';
 
 /** The columns every session query selects, in the shape `toSession` reads. */
 export const SESSION_COLUMNS = `s.id::text AS id, s.user_id, s.client_id, s.business_id, s.auth_level, s.remember_me,
-  s.status, s.revoked_reason, s.revoked_at, s.created_at, s.expires_at, s.claims_version, s.authorities, s.scope,
-  s.token_id, s.token_expires_at`;
+  s.status, s.revoked_reason, s.revoked_at, s.created_at, s.expires_at, s.claims_version, s.revision, s.authorities,
+  s.scope, s.token_id, s.token_expires_at`;
 
 export interface SessionRow {
   id: string;
@@ -18,6 +18,7 @@ export interface SessionRow {
   created_at: Date;
   expires_at: Date;
   claims_version: number;
+  revision: number;
   authorities: string[] | null;
   scope: string[] | null;
   token_id: string;
@@ -38,6 +39,7 @@ export function toSession(row: SessionRow): Session {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     claimsVersion: row.claims_version,
+    revision: row.revision,
     authorities: row.authorities ?? [],
     scope: row.scope ?? [],
     tokenId: row.token_id,
