@@ -20,7 +20,7 @@ import { claimsOf, loginClient, renewToken, type TokenResponse } from '../test/s
 import { registerClient } from '../test/support/applications';
 import { createDeployment, destroyDeployment, ServiceInstance } from '../test/support/service';
 import type { LoadPlan, LoadResult } from './load/http-load';
-import { coreCount, cpuSecondsOf, memoryOf, serviceNodeArgs } from './support/process-stats';
+import { coreCount, cpuSecondsOf, memoryOf, serviceEnv, serviceNodeArgs } from './support/process-stats';
 import { rsaSigningRatePerCore } from './support/rsa-ceiling';
 import { runLoadProcess } from './support/run-process';
 import { publishRoleModel, waitForConsumer } from './support/seed';
@@ -38,7 +38,11 @@ const log = (message: string) => process.stderr.write(`[bench:http] ${message}\n
 
 async function main(): Promise<void> {
   const deployment = await createDeployment('bench_http', { LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '16' });
-  const service = await ServiceInstance.start(deployment, { discardLogs: true, nodeArgs: serviceNodeArgs() });
+  const service = await ServiceInstance.start(deployment, {
+    discardLogs: true,
+    nodeArgs: serviceNodeArgs(),
+    env: serviceEnv(),
+  });
   try {
     await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });
     const caller = await loginClient(service, CLIENT.id, CLIENT.secret);

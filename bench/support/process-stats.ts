@@ -26,3 +26,14 @@ export const coreCount = (): number => cpus().length;
 export function serviceNodeArgs(): string[] {
   return (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 }
+
+/**
+ * Extra environment for the service under test, from BENCH_SERVICE_ENV
+ * (`MALLOC_ARENA_MAX=4 LOG_LEVEL=warn`): to measure a setting against the defaults.
+ */
+export function serviceEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_SERVICE_ENV ?? '').split(' ').filter((pair) => pair.includes('='));
+  return Object.fromEntries(
+    pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+}
