@@ -29,7 +29,7 @@ import {
   ServiceInstance,
   type Deployment,
 } from '../test/support/service';
-import { memoryOf, serviceNodeArgs } from './support/process-stats';
+import { memoryOf, serviceEnv, serviceNodeArgs } from './support/process-stats';
 import { waitForConsumer } from './support/seed';
 import { fixed, median, summarize } from './support/stats';
 
@@ -111,7 +111,11 @@ async function main(): Promise<void> {
     // The relay's linger is the knob between broker work per update and latency (README, Benchmarks).
     ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),
   });
-  const service = await ServiceInstance.start(deployment, { discardLogs: true, nodeArgs: serviceNodeArgs() });
+  const service = await ServiceInstance.start(deployment, {
+    discardLogs: true,
+    nodeArgs: serviceNodeArgs(),
+    env: serviceEnv(),
+  });
   const reader = await TopicReader.open(deployment.topics.sessionUpdates);
   try {
     await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });
