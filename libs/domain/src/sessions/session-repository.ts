@@ -50,3 +50,19 @@ export interface SessionRepository {
    */
   writeMany(writes: readonly SessionWrite[]): Promise<Set<string>>;
 }
+
+/**
+ * Throws unless the write moves the session's revision by exactly one (a new
+ * session starts at 1). A write that left it where it was would not stop a
+ * concurrent writer holding the same revision, which is all the
+ * compare-and-set is for; repositories check this before they write.
+ */
+export function assertMovesRevision(write: SessionWrite): void {
+  const next = (write.expectedRevision ?? 0) + 1;
+  if (write.session.revision !== next) {
+    throw new Error(
+      `a write of session ${write.session.id} carries revision ${write.session.revision}; after ` +
+        `${write.expectedRevision ?? 'nothing'} it must be ${next}`,
+    );
+  }
+}

@@ -1,5 +1,10 @@
 import { isLive, type Session } from '../sessions/session';
-import type { RefreshTokenRecord, SessionRepository, SessionWrite } from '../sessions/session-repository';
+import {
+  assertMovesRevision,
+  type RefreshTokenRecord,
+  type SessionRepository,
+  type SessionWrite,
+} from '../sessions/session-repository';
 
 export interface StoredRefreshToken {
   readonly hash: string;
@@ -112,6 +117,7 @@ export class InMemorySessionRepository implements SessionRepository {
   }
 
   private apply(write: SessionWrite): boolean {
+    assertMovesRevision(write);
     this.attempted.push(write);
     const id = write.session.id;
     const interference = this.interference.get(id);

@@ -1,4 +1,10 @@
-import type { RefreshTokenRecord, Session, SessionRepository, SessionWrite } from '@iam/domain';
+import {
+  assertMovesRevision,
+  type RefreshTokenRecord,
+  type Session,
+  type SessionRepository,
+  type SessionWrite,
+} from '@iam/domain';
 import type { OutboxSignal, SessionUpdateEncoder, ValuedOutboxMessage } from '@iam/messaging';
 import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
@@ -92,6 +98,7 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async write(write: SessionWrite): Promise<boolean> {
+    assertMovesRevision(write);
     if (write.expectedRevision === null) return this.insert(write);
     const [written] = await this.updates.submit([write]);
     return written!;
@@ -99,6 +106,7 @@ export class PgSessionRepository implements SessionRepository {
 
   async writeMany(writes: readonly SessionWrite[]): Promise<Set<string>> {
     if (writes.length === 0) return new Set();
+    writes.forEach(assertMovesRevision);
     const written = await this.updates.submit(writes);
     return new Set(writes.filter((_, index) => !written[index]).map((write) => write.session.id));
   }
