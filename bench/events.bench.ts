@@ -10,7 +10,9 @@
  *   (b) latency: role changes offered at a fixed rate (300/s by default);
  *       end-to-end from produce to the session update being readable;
  *   (c) fan-out: one business role change for 10,000 live sessions acting for
- *       that business: time until the last update is readable.
+ *       that business: time until the last update is readable;
+ *   (d) a change that reaches those 10,000 sessions and changes none of them
+ *       (each is confirmed, nothing is published): time until it completes.
  * Also the service's peak RSS.
  *
  * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
@@ -19,6 +21,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Client } from 'pg';
 import { events, publish, type InboundCloudEvent } from '../test/support/events';
 import { loginClient, renewToken } from '../test/support/http';
 import { closeTestProducer, TopicReader, type ReceivedRecord } from '../test/support/kafka';
@@ -42,6 +45,7 @@ const FANOUT = Number(process.env.BENCH_FANOUT ?? 10_000);
 const PARTITIONS = process.env.BENCH_PARTITIONS ?? '8';
 const CLIENT = { id: 'bench-app', secret: 'bench-app-secret-0123456789' };
 const FANOUT_BUSINESS = 'bench-fanout-business';
+const FANOUT_GROUP = 'bench-fanout-group';
 
 const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`);
 
@@ -99,6 +103,26 @@ function toggles(userIds: readonly string[], count: number, held: Map<string, bo
 
 async function waitForUpdates(reader: TopicReader, from: number, expected: number, timeoutMs: number) {
   await reader.waitFor((records) => records.length - from >= expected, timeoutMs);
+}
+
+/** Waits until the service has recorded the event as completed (every affected session settled). */
+async function waitForCompletion(databaseUrl: string, eventId: string, timeoutMs: number): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await client.query<{ status: string }>(
+        'SELECT status::text AS status FROM processed_events WHERE event_id = $1',
+        [eventId],
+      );
+      if (rows[0]?.status === 'COMPLETED') return;
+      if (Date.now() > deadline) throw new Error(`event ${eventId} not completed within ${timeoutMs} ms`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 async function main(): Promise<void> {
@@ -193,6 +217,22 @@ async function main(): Promise<void> {
       `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced`,
     );
 
+    // (d) the business joins a group whose only role the business already has: every session is
+    // in the change's scope, none changes. Timed until the service records the event completed.
+    await publish(deployment.topics.roleChanges, [events.groupRoleGranted(FANOUT_GROUP, 'FANOUT-ROLE')]);
+    await waitForConsumer(deployment.groupId, [deployment.topics.roleChanges]);
+    const unchanging = events.groupMemberAdded(FANOUT_GROUP, 'BUSINESS', FANOUT_BUSINESS);
+    const publishedBefore = reader.records.length;
+    const unchangingStarted = performance.now();
+    await publish(deployment.topics.roleChanges, [unchanging]);
+    await waitForCompletion(deployment.databaseUrl, unchanging.id, 120_000);
+    const unchangedSeconds = (performance.now() - unchangingStarted) / 1_000;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 2_000));
+    const publishedByUnchanging = reader.records.length - publishedBefore;
+    log(
+      `unchanged fan-out: ${FANOUT} sessions confirmed in ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
+    );
+
     const memory = memoryOf(service.pid!);
     const medianLatency = {
       p50: median(latencies.map((run) => summarize(run).p50)),
@@ -209,6 +249,7 @@ async function main(): Promise<void> {
       offeredRate: RATE,
       latencyMs: medianLatency,
       fanOut: { sessions: FANOUT, seconds: fanOutSeconds },
+      unchangedFanOut: { sessions: FANOUT, seconds: unchangedSeconds, published: publishedByUnchanging },
       servicePeakRssMb: memory.peakRssMb,
     };
     const out = resolve(__dirname, 'results');
@@ -224,6 +265,7 @@ async function main(): Promise<void> {
         `  (a) sustained: ${fixed(report.medianSustained, 0)} renewals/s (runs: ${sustained.map((v) => fixed(v, 0)).join(', ')})`,
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
+        `  (d) a change reaching those ${FANOUT} sessions and changing none: completed after ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
         `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB`,
         '',
       ].join('\n'),

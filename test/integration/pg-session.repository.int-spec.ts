@@ -450,6 +450,23 @@ describe('PgSessionRepository: updating a session (optimistic lock)', () => {
     expect(await repository.findByRefreshTokenHash('hash-3')).toBeNull();
   });
 
+  it('moves the revision on an update that does not set it (a writer of the previous version), so a writer of the revision before it loses', async () => {
+    const session = aSession();
+    await repository.write(creation(session, 'hash-1'));
+    // What an instance still on the previous version writes during a rolling deploy.
+    await pool.query(
+      `UPDATE sessions SET claims_version = 2, token_id = 'token-old' WHERE id = $1 AND claims_version = 1`,
+      [session.id],
+    );
+    expect(await repository.findById(session.id)).toMatchObject({ claimsVersion: 2, revision: 2 });
+    expect(await repository.write(confirmation(session))).toBe(false);
+    expect(await repository.findById(session.id)).toMatchObject({
+      claimsVersion: 2,
+      revision: 2,
+      tokenId: 'token-old',
+    });
+  });
+
   it('stores a confirmation as a new revision alone (nothing published), and a writer of the revision before it loses', async () => {
     const session = aSession();
     await repository.write(creation(session, 'hash-1'));

@@ -997,6 +997,15 @@ describe('RenewTokenUseCase: concurrent renewals', () => {
     expect(sessions.committed).toHaveLength(0);
   });
 
+  it('compare-and-sets on the revision, not the claims version, of a session confirmed since its last token', async () => {
+    const { useCase, sessions } = setup({ session: { ...s1, revision: 9 } });
+    await useCase.execute(command());
+    expect(sessions.committed.map((write) => [write.expectedRevision, write.session.revision])).toEqual([
+      [9, 10],
+    ]);
+    expect(sessions.get('s1')).toMatchObject({ claimsVersion: 4, revision: 10 });
+  });
+
   it('re-reads the session on each attempt (a concurrent revocation is seen)', async () => {
     const { useCase, sessions } = setup();
     sessions.interfere('s1', 1, (stored) => ({
@@ -1128,6 +1137,27 @@ describe('RenewTokenUseCase: a role change committed while the session entered a
       'NOT_A_BUSINESS_MEMBER',
     );
     expect(sessions.get('s1')).toMatchObject({ businessId: null, authorities: U1_ALONE });
+  });
+
+  it('a fan-out only confirms the session meanwhile: the caller keeps its token, no spare one is issued', async () => {
+    // PERSON is revoked just after this renewal read the facts, and granted again while a
+    // fan-out confirms the new session (same token, next revision) ahead of the renewal's re-issue.
+    const { useCase, sessions, roles } = setup({ session: null });
+    roles.changeAfterNextLoad(withoutPerson);
+    const write = sessions.write.bind(sessions);
+    let writes = 0;
+    sessions.write = async (change) => {
+      writes += 1;
+      if (writes === 2) {
+        sessions.interfere(uuidNumber(1), 1, (stored) => stored);
+        roles.setFacts(facts);
+      }
+      return write(change);
+    };
+    const result = await useCase.execute(idp());
+    expect(sessions.committed).toHaveLength(1);
+    expect(decodeFakeToken(result.accessToken)).toMatchObject({ claims_version: 1, authorities: U1_IDP });
+    expect(sessions.get(uuidNumber(1))).toMatchObject({ claimsVersion: 1, revision: 2 });
   });
 
   it('a fan-out re-issues the new session first: the caller gets a token of what the fan-out left', async () => {

@@ -210,8 +210,10 @@ export class RenewTokenUseCase {
       const reloaded = await this.deps.sessions.findById(current.id);
       if (!reloaded) throw preconditionFailed(ErrorCode.SessionNotFound, 'the session no longer exists');
       assertLive(reloaded, now);
+      // A fan-out's confirmation moves the revision alone (every token and revocation moves the
+      // claims version): the caller's token is still the session's.
+      if (reloaded.claimsVersion !== current.claimsVersion) held = undefined;
       current = reloaded;
-      held = undefined;
     }
     throw preconditionFailed(ErrorCode.ConcurrentRenewal, 'the session is being renewed concurrently; retry');
   }

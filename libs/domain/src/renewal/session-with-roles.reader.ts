@@ -16,15 +16,20 @@ export interface SessionWithRolesReader {
   read(sessionId: string, subject: Subject): Promise<SessionWithRoles>;
 }
 
-/** The reader made of the two ports (two reads, side by side), for adapters without a combined one. */
+/**
+ * The reader made of the two ports, for adapters without a combined one. The
+ * session is read first: facts read before the revision a write is checked
+ * against could miss a change whose fan-out then confirmed the session
+ * unnoticed (see ApplyChangeUseCase.settle).
+ */
 export function sessionWithRolesFrom(
   sessions: SessionRepository,
   roles: RoleSnapshotLoader,
 ): SessionWithRolesReader {
   return {
     async read(sessionId, subject) {
-      const [session, snapshot] = await Promise.all([sessions.findById(sessionId), roles.load([subject])]);
-      return { session, snapshot };
+      const session = await sessions.findById(sessionId);
+      return { session, snapshot: await roles.load([subject]) };
     },
   };
 }

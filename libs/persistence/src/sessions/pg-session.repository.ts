@@ -128,7 +128,11 @@ export class PgSessionRepository implements SessionRepository {
     const messages = await Promise.all(
       writes.map((write) => (write.update === null ? null : this.encoder.encode(write.update))),
     );
-    const input = writes.map((write, ord) => updateInput(write, messages[ord]!, ord));
+    // Rows are locked in the order they come: in session id order, statements that share
+    // sessions (several callers' writes merged, overlapping fan-outs) cannot deadlock each other.
+    const input = writes
+      .map((write, ord) => updateInput(write, messages[ord]!, ord))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.ord - b.ord));
     const rows = await this.sql.query<{ ord: number }>('sessions-update', UPDATE_SESSIONS, [
       JSON.stringify(input),
     ]);
