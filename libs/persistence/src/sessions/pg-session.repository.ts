@@ -128,8 +128,8 @@ export class PgSessionRepository implements SessionRepository {
     const messages = await Promise.all(
       writes.map((write) => (write.update === null ? null : this.encoder.encode(write.update))),
     );
-    // Rows are locked in the order they come: in session id order, statements that share
-    // sessions (several callers' writes merged, overlapping fan-outs) cannot deadlock each other.
+    // In session id order: statements that share sessions (several callers' writes merged,
+    // overlapping fan-outs) then meet, and lock, them in the same order rather than opposite ones.
     const input = writes
       .map((write, ord) => updateInput(write, messages[ord]!, ord))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.ord - b.ord));
