@@ -53,9 +53,11 @@ export interface SessionRepository {
 
 /**
  * Throws unless the write moves the session's revision by exactly one (a new
- * session starts at 1). A write that left it where it was would not stop a
- * concurrent writer holding the same revision, which is all the
- * compare-and-set is for; repositories check this before they write.
+ * session starts at 1), the number the store will hold: the writer's next
+ * compare-and-set on this session expects it. (PostgreSQL moves the revision
+ * of any update that does not, so there a wrong number costs a retry, not a
+ * lost write; the in-memory store has no such net.) Repositories check this
+ * before they write, which keeps every builder of a write honest in tests.
  */
 export function assertMovesRevision(write: SessionWrite): void {
   const next = (write.expectedRevision ?? 0) + 1;
