@@ -4,8 +4,8 @@ import { APP_CONFIG, type AppConfig } from '@iam/config';
 import type { Clock } from '@iam/domain';
 import { PrismaService, PrismaSigningKeyRegistry } from '@iam/persistence';
 import {
-  JoseTokenSigner,
-  JoseTokenVerifier,
+  Rs512TokenSigner,
+  Rs512TokenVerifier,
   JweTokenSealer,
   PlaintextTokenSealer,
   ScryptSecretHasher,
@@ -64,13 +64,13 @@ class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
     {
       provide: TOKEN_SIGNER,
       inject: [SigningKeyRing],
-      useFactory: (ring: SigningKeyRing) => new JoseTokenSigner(ring),
+      useFactory: (ring: SigningKeyRing) => new Rs512TokenSigner(ring),
     },
     {
       provide: TOKEN_VERIFIER,
       inject: [SigningKeyRing, APP_CONFIG, CLOCK],
       useFactory: (ring: SigningKeyRing, config: AppConfig, clock: Clock) =>
-        new JoseTokenVerifier(ring, {
+        new Rs512TokenVerifier(ring, {
           issuer: config.tokens.issuer,
           clockToleranceMs: config.tokens.clockToleranceMs,
           clock,

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync
 import { join } from 'node:path';
 import { userTokenClaims } from '@iam/domain';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { JoseTokenSigner } from '../jwt/jose-token.signer';
-import { JoseTokenVerifier } from '../jwt/jose-token.verifier';
+import { Rs512TokenSigner } from '../jwt/rs512-token.signer';
+import { Rs512TokenVerifier } from '../jwt/rs512-token.verifier';
 import { InMemorySigningKeyRegistry } from '../testing/in-memory-signing-key.registry';
 import { ManualClock } from '../testing/manual-clock';
 import { TemporaryDirectories } from '../testing/temporary-directory';
@@ -32,8 +32,8 @@ function setUp(overrides: Partial<SigningKeyRingOptions> = {}) {
     ...overrides,
   };
   const ring = new SigningKeyRing(options);
-  const signer = new JoseTokenSigner(ring);
-  const verifier = new JoseTokenVerifier(ring, { issuer: ISSUER, clockToleranceMs: 0, clock });
+  const signer = new Rs512TokenSigner(ring);
+  const verifier = new Rs512TokenVerifier(ring, { issuer: ISSUER, clockToleranceMs: 0, clock });
   const token = () =>
     signer.sign(
       userTokenClaims({

@@ -1,7 +1,7 @@
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, sign, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompactSign, base64url, importJWK, type JWK } from 'jose';
+import { CompactSign, base64url, importJWK, jwtVerify, type JWK } from 'jose';
 import { clientTokenClaims, TokenRejectedError, userTokenClaims, type AccessTokenClaims } from '@iam/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemorySigningKeyRegistry } from '../testing/in-memory-signing-key.registry';
@@ -9,8 +9,8 @@ import { ManualClock } from '../testing/manual-clock';
 import { TemporaryDirectories } from '../testing/temporary-directory';
 import { generateSigningKeyFile, signingKeyFileName } from '../keys/key-files';
 import { SigningKeyRing } from '../keys/signing-key-ring';
-import { JoseTokenSigner } from './jose-token.signer';
-import { JoseTokenVerifier, MAX_TOKEN_LENGTH } from './jose-token.verifier';
+import { Rs512TokenSigner } from './rs512-token.signer';
+import { Rs512TokenVerifier, MAX_TOKEN_LENGTH } from './rs512-token.verifier';
 
 const ISSUER = 'https://iam.test';
 const TOLERANCE_MS = 5_000;
@@ -19,8 +19,8 @@ const LIFETIME_MS = 15 * 60_000;
 const dirs = new TemporaryDirectories();
 const clock = new ManualClock('2026-03-01T12:00:00.000Z');
 let ring: SigningKeyRing;
-let signer: JoseTokenSigner;
-let verifier: JoseTokenVerifier;
+let signer: Rs512TokenSigner;
+let verifier: Rs512TokenVerifier;
 let privateJwk: JWK;
 
 beforeAll(async () => {
@@ -35,8 +35,8 @@ beforeAll(async () => {
   await ring.init();
   // The test forges tokens with the very same key, so it reads the private JWK from the file.
   privateJwk = JSON.parse(readFileSync(join(dir, signingKeyFileName(ring.signingKey().kid)), 'utf8')) as JWK;
-  signer = new JoseTokenSigner(ring);
-  verifier = new JoseTokenVerifier(ring, { issuer: ISSUER, clockToleranceMs: TOLERANCE_MS, clock });
+  signer = new Rs512TokenSigner(ring);
+  verifier = new Rs512TokenVerifier(ring, { issuer: ISSUER, clockToleranceMs: TOLERANCE_MS, clock });
 });
 afterAll(() => dirs.cleanup());
 
@@ -81,7 +81,7 @@ async function rejectionOf(token: string): Promise<TokenRejectedError> {
   return error as TokenRejectedError;
 }
 
-describe('JoseTokenSigner and JoseTokenVerifier', () => {
+describe('Rs512TokenSigner and Rs512TokenVerifier', () => {
   it('round-trips a user token', async () => {
     const claims = userClaims();
     const token = await signer.sign(claims);
@@ -126,6 +126,19 @@ describe('JoseTokenSigner and JoseTokenVerifier', () => {
     expect(Object.keys(JSON.parse(decoded) as object)[0]).toBe('jti');
   });
 
+  it('signs tokens an independent verifier (jose) accepts, and accepts the tokens jose signs', async () => {
+    const claims = userClaims();
+    const { payload, protectedHeader } = await jwtVerify(
+      await signer.sign(claims),
+      await importJWK(ring.jwks().keys[0]! as unknown as JWK, 'RS512'),
+      { algorithms: ['RS512'], issuer: ISSUER, currentDate: clock.now() },
+    );
+    expect(protectedHeader).toEqual({ alg: 'RS512', typ: 'JWT', kid: ring.signingKey().kid });
+    expect(payload).toEqual(claims);
+    const joseSigned = await signWithHeader({ typ: 'application/jwt', kid: ring.signingKey().kid }, claims);
+    await expect(verifier.verify(joseSigned)).resolves.toMatchObject({ tokenId: claims.jti });
+  });
+
   it('accepts exp and nbf within the clock tolerance', async () => {
     const now = Math.floor(clock.now().getTime() / 1_000);
     await expect(verifier.verify(await signer.sign(userClaims({ exp: now - 4 })))).resolves.toBeDefined();
@@ -133,7 +146,7 @@ describe('JoseTokenSigner and JoseTokenVerifier', () => {
   });
 });
 
-describe('JoseTokenVerifier security corpus', () => {
+describe('Rs512TokenVerifier security corpus', () => {
   const now = (): number => Math.floor(clock.now().getTime() / 1_000);
 
   it('rejects alg none', async () => {
@@ -265,6 +278,27 @@ describe('JoseTokenVerifier security corpus', () => {
     for (const [token, reason] of garbage) {
       expect((await rejectionOf(token)).reason, token).toBe(reason);
     }
+  });
+
+  it('rejects a token that requires an extension (crit), even under our valid signature', async () => {
+    // jose refuses to sign an unknown crit; node:crypto signs whatever it is given.
+    const signingInput = `${encode({ alg: 'RS512', typ: 'JWT', kid: ring.signingKey().kid, crit: ['x-ours'] })}.${encode(userClaims())}`;
+    const key = createPrivateKey({ key: { ...privateJwk } as JsonWebKey, format: 'jwk' });
+    const signature = sign('sha512', Buffer.from(signingInput), key).toString('base64url');
+    expect((await rejectionOf(`${signingInput}.${signature}`)).reason).toBe('malformed');
+  });
+
+  it('accepts one encoding of a signature only', async () => {
+    const token = await signer.sign(userClaims());
+    const last = token.at(-1)!;
+    // 256 bytes end in 4 unused bits of the last character: a different character, the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sameBytes = alphabet[alphabet.indexOf(last) ^ 1]!;
+    const variant = `${token.slice(0, -1)}${sameBytes}`;
+    expect(Buffer.from(variant.split('.')[2]!, 'base64url')).toEqual(
+      Buffer.from(token.split('.')[2]!, 'base64url'),
+    );
+    expect((await rejectionOf(variant)).reason).toBe('bad-signature');
   });
 
   it('never puts the token into the error', async () => {

@@ -1,4 +1,5 @@
-import { decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
+import { verify, type KeyObject } from 'node:crypto';
+import type { CryptoKey } from 'jose';
 import {
   TokenRejectedError,
   systemClock,
@@ -6,6 +7,7 @@ import {
   type TokenVerifier,
   type VerifiedToken,
 } from '@iam/domain';
+import { keyObjectOf } from '../keys/key-objects';
 import { SIGNING_ALGORITHM } from '../keys/rsa-jwk';
 
 /** What the verifier needs of the key ring. */
@@ -14,7 +16,7 @@ export interface VerificationKeySource {
   verificationKey(kid: string): CryptoKey | undefined;
 }
 
-export interface JoseTokenVerifierOptions {
+export interface Rs512TokenVerifierOptions {
   readonly issuer: string;
   readonly clockToleranceMs: number;
   readonly clock?: Clock;
@@ -46,27 +48,13 @@ function reject(reason: TokenRejectionReason): never {
   throw new TokenRejectedError(reason);
 }
 
-/** Maps jose's errors to our reasons; jose's messages are dropped, they may quote header values. */
-function reasonOf(error: unknown): TokenRejectionReason {
-  if (error instanceof errors.JWTExpired) return TokenRejection.Expired;
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf' && error.reason === 'check_failed') return TokenRejection.NotYetValid;
-    if (error.claim === 'iss') return TokenRejection.WrongIssuer;
-    if (error.claim === 'typ') return TokenRejection.WrongType;
-    return TokenRejection.InvalidClaims;
-  }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return TokenRejection.BadSignature;
-  if (error instanceof errors.JOSEAlgNotAllowed) return TokenRejection.AlgorithmNotAllowed;
-  return TokenRejection.Malformed;
-}
-
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNonEmptyString = (value: unknown): value is string => isString(value) && value.length > 0;
 const isOptionalString = (value: unknown): value is string | undefined =>
   value === undefined || isString(value);
 
 /** Checks the claims the renewal rules rely on; a token signed by us always passes. */
-function toVerifiedToken(payload: JWTPayload): VerifiedToken {
+function toVerifiedToken(payload: JsonObject): VerifiedToken {
   const { jti, client_id, authorities, exp, sid, user_id, business_id } = payload;
   if (
     !isNonEmptyString(jti) ||
@@ -91,56 +79,96 @@ function toVerifiedToken(payload: JWTPayload): VerifiedToken {
   };
 }
 
+type JsonObject = { readonly [claim: string]: unknown };
+
+const isJsonObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A base64url segment holding a JSON object, or undefined. */
+function decodeJsonObject(segment: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `typ` compared as RFC 7515 §4.1.9 suggests: case-insensitive, `application/` omitted. */
+const normalizedType = (typ: unknown): unknown =>
+  typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : typ;
+
+/** RS512: RSASSA-PKCS1-v1_5 over SHA-512 (RFC 7518 §3.3), node:crypto's default padding for RSA keys. */
+function signatureMatches(signingInput: string, signature: string, key: KeyObject): boolean {
+  const bytes = Buffer.from(signature, 'base64url');
+  // One encoding per signature: a token cannot be varied in its unused trailing bits.
+  if (bytes.toString('base64url') !== signature) return false;
+  return verify('sha512', Buffer.from(signingInput), key, bytes);
+}
+
 /**
  * Verifies the tokens this service signed: RS512 only, a kid the key ring
  * publishes, our issuer, exp and nbf within the clock tolerance, the claims'
  * types. Every failure is a TokenRejectedError with a short reason; the token
  * itself never appears in an error.
+ *
+ * Written on node:crypto rather than jose's jwtVerify: the same checks (the
+ * security corpus in rs512-token.spec.ts runs jose-made tokens through them),
+ * done in place in ~50 µs instead of a WebCrypto job per token (see
+ * keyObjectOf). Checked in this order: shape, header, algorithm, kid, `crit`,
+ * signature, then the claims, so nothing unsigned is interpreted beyond what
+ * choosing the key needs.
  */
-export class JoseTokenVerifier implements TokenVerifier {
+export class Rs512TokenVerifier implements TokenVerifier {
   private readonly clock: Clock;
   private readonly clockToleranceSeconds: number;
 
   constructor(
     private readonly keys: VerificationKeySource,
-    private readonly options: JoseTokenVerifierOptions,
+    private readonly options: Rs512TokenVerifierOptions,
   ) {
     if (!(options.clockToleranceMs >= 0)) throw new RangeError('clockToleranceMs must not be negative');
     this.clock = options.clock ?? systemClock;
     this.clockToleranceSeconds = options.clockToleranceMs / 1_000;
   }
 
+  // Synchronous work behind the port's promise: a rejection arrives as a rejected promise.
   async verify(token: string): Promise<VerifiedToken> {
     if (typeof token !== 'string') return reject(TokenRejection.Malformed);
     if (token.length > MAX_TOKEN_LENGTH) return reject(TokenRejection.TooLong);
     if (!COMPACT_JWS.test(token)) return reject(TokenRejection.Malformed);
+    const [encodedHeader, encodedPayload, signature] = token.split('.') as [string, string, string];
 
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    try {
-      header = decodeProtectedHeader(token);
-    } catch {
-      return reject(TokenRejection.Malformed);
-    }
+    const header = decodeJsonObject(encodedHeader);
+    if (!header) return reject(TokenRejection.Malformed);
     // Decided from the header before any key is chosen: `none`, HMAC with our public
     // key as the secret, and every other algorithm never reach the cryptography.
     if (header.alg !== SIGNING_ALGORITHM) return reject(TokenRejection.AlgorithmNotAllowed);
     if (!isNonEmptyString(header.kid)) return reject(TokenRejection.MissingKid);
     const key = this.keys.verificationKey(header.kid);
     if (!key) return reject(TokenRejection.UnknownKid);
-
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        algorithms: [SIGNING_ALGORITHM],
-        typ: 'JWT',
-        issuer: this.options.issuer,
-        requiredClaims: ['jti', 'exp'],
-        clockTolerance: this.clockToleranceSeconds,
-        currentDate: this.clock.now(),
-      }));
-    } catch (error) {
-      return reject(reasonOf(error));
+    // We understand no extension (RFC 7515 §4.1.11): a token that requires one is not ours.
+    if (header.crit !== undefined) return reject(TokenRejection.Malformed);
+    if (!signatureMatches(`${encodedHeader}.${encodedPayload}`, signature, keyObjectOf(key))) {
+      return reject(TokenRejection.BadSignature);
     }
+
+    const payload = decodeJsonObject(encodedPayload);
+    if (!payload) return reject(TokenRejection.Malformed);
+    if (normalizedType(header.typ) !== 'jwt') return reject(TokenRejection.WrongType);
+    this.checkTimes(payload);
+    if (payload.iss !== this.options.issuer) return reject(TokenRejection.WrongIssuer);
     return toVerifiedToken(payload);
+  }
+
+  /** exp is required; exp, nbf and iat must be numbers; exp and nbf hold within the tolerance. */
+  private checkTimes({ exp, nbf, iat }: JsonObject): void {
+    if (typeof exp !== 'number') return reject(TokenRejection.InvalidClaims);
+    if (nbf !== undefined && typeof nbf !== 'number') return reject(TokenRejection.InvalidClaims);
+    if (iat !== undefined && typeof iat !== 'number') return reject(TokenRejection.InvalidClaims);
+    const now = Math.floor(this.clock.now().getTime() / 1_000);
+    if (exp <= now - this.clockToleranceSeconds) return reject(TokenRejection.Expired);
+    if (nbf !== undefined && nbf > now + this.clockToleranceSeconds)
+      return reject(TokenRejection.NotYetValid);
   }
 }
