@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ConfigModule, type AppConfig } from '@iam/config';
-import { LoggingModule, type RootLogger } from '@iam/observability';
+import type { RootLogger } from '@iam/observability';
 import { ClientLoginModule } from './client-login/client-login.module';
 import { HealthModule } from './health/health.module';
 import { AuthMeExceptionFilter } from './http/authme-exception.filter';
@@ -23,7 +23,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(rootLogger),
         InfrastructureModule.forRoot(rootLogger),
         LifecycleModule,
         TokensModule,

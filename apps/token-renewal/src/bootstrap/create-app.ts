@@ -1,7 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Partitioners } from 'kafkajs';
-import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@iam/config';
 import {
   ConsumerState,
@@ -10,7 +9,7 @@ import {
   inputTopics,
   kafkaClientConfig,
 } from '@iam/messaging';
-import { ServiceMetrics, type RootLogger } from '@iam/observability';
+import { logAccess, PinoLoggerService, ServiceMetrics, type RootLogger } from '@iam/observability';
 import { AppModule } from '../app.module';
 import { recordHttpMetrics } from '../metrics/http-metrics';
 import { buildOpenApiDocument, serveContractDocuments } from '../contracts/contract-documents';
@@ -26,9 +25,10 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
     new FastifyAdapter(fastifyOptions(config.http.bodyLimitBytes)),
     { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(new PinoLoggerService(rootLogger));
   registerBodyParsers(app.getHttpAdapter().getInstance());
   echoRequestIds(app.getHttpAdapter().getInstance());
+  logAccess(app.getHttpAdapter().getInstance(), rootLogger);
   recordHttpMetrics(app.getHttpAdapter().getInstance(), app.get(ServiceMetrics));
   serveContractDocuments(app, {
     openapi: buildOpenApiDocument(app),

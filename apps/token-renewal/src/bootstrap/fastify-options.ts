@@ -22,7 +22,7 @@ function clientErrorHandler(error: Error & { code?: string }, socket: Socket): v
 export function fastifyOptions(bodyLimit: number): FastifyServerOptions {
   return {
     bodyLimit,
-    // Request logging is pino-http's (with redaction); Fastify's own stays off.
+    // The access log is ours (logAccess: one line per request, its URL redacted); Fastify's own stays off.
     logger: false,
     routerOptions: { maxParamLength: 256 },
     requestIdHeader: false,

@@ -6,7 +6,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DomainError } from '@iam/domain';
 import { ROOT_LOGGER } from '../infrastructure/tokens';
@@ -32,13 +32,17 @@ export class AuthMeExceptionFilter implements ExceptionFilter {
   }
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { status, body, retryAfter } = this.render(error);
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const { status, body, retryAfter } = this.render(error, http.getRequest<FastifyRequest>().id);
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply.status(status).header('cache-control', 'no-store').send(body);
   }
 
-  private render(error: unknown): { status: number; body: AuthMeErrorBody; retryAfter?: number } {
+  private render(
+    error: unknown,
+    requestId: string,
+  ): { status: number; body: AuthMeErrorBody; retryAfter?: number } {
     if (error instanceof DomainError) {
       return {
         status: STATUS_BY_KIND[error.kind],
@@ -50,7 +54,8 @@ export class AuthMeExceptionFilter implements ExceptionFilter {
     if (status !== undefined && status >= 400 && status < 500) {
       return { status, body: authMeError(CODE_BY_STATUS[status] ?? 'BAD_REQUEST', messageOf(error, status)) };
     }
-    this.logger.error({ err: error }, 'request failed unexpectedly');
+    // The request id joins this line to the request's access line (`reqId` in both).
+    this.logger.error({ reqId: requestId, err: error }, 'request failed unexpectedly');
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: INTERNAL_ERROR };
   }
 }

@@ -1,18 +1,6 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { lazyChild } from './lazy-child-logger';
-import { createRootLogger } from './root-logger';
-
-function capture(level: string) {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createRootLogger(level, 'test', destination), lines };
-}
+import { capturingRootLogger as capture } from './log-capture';
 
 describe('lazyChild', () => {
   it('creates no child while nothing is written', () => {

@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Level, Logger } from 'pino';
+import { redactUrl } from './redaction';
+import type { RootLogger } from './root-logger';
+
+/** Health probes would drown everything else. */
+const UNLOGGED_PREFIX = '/health/';
+
+function levelOf(statusCode: number): Level {
+  return statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+}
+
+/**
+ * One line per answered request, with the fields and messages pino-http wrote
+ * (`reqId`, `req`, `res`, `responseTime`; "request completed", "request errored"
+ * with `err` for a 5xx), so that queries over the logs keep working.
+ */
+function writeAccessLine(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = reply.statusCode;
+  const level = levelOf(statusCode);
+  if (!logger.isLevelEnabled(level)) return;
+  // An allowlist: no headers, no body, and the URL without the values of sensitive query parameters.
+  const line = {
+    reqId: request.id,
+    req: { id: request.id, method: request.method, url: redactUrl(request.url) },
+    res: { statusCode },
+    responseTime: Math.round(reply.elapsedTime),
+  };
+  if (statusCode >= 500) {
+    // What failed is logged where it failed (the HTTP exception filter, with this reqId).
+    const err = { type: 'Error', message: `failed with status code ${statusCode}` };
+    logger[level]({ ...line, err }, 'request errored');
+  } else {
+    logger[level](line, 'request completed');
+  }
+}
+
+/**
+ * The access log: one `onResponse` hook and one child logger for the whole
+ * process. A child logger per request, pino-http's middleware and an
+ * AsyncLocalStorage per request cost ~12 % of the main thread under load.
+ */
+export function logAccess(fastify: FastifyInstance, rootLogger: RootLogger): void {
+  // Built without the root logger's key-path redaction: every field of the line
+  // is chosen above and the URL goes through redactUrl, so the wildcard paths
+  // (`*.token`, `*.*.token`, …) would walk every line and never find anything.
+  // Every other line keeps them. A child shares the root's destination, level
+  // and formatters: lines of both stay whole and in order on one stream.
+  const logger = rootLogger.child({ component: 'http' }, { redact: [] });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (!request.url.startsWith(UNLOGGED_PREFIX)) writeAccessLine(logger, request, reply);
+    done();
+  });
+}
