@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logAccess } from './access-log';
@@ -15,10 +16,22 @@ function server(level: string): { app: FastifyInstance; lines: LogLine[]; raw: s
     return reply.code(Number(code)).send({ ok: true });
   });
   app.get('/health/live', async () => ({ status: 'live' }));
+  app.get('/slow', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return { ok: true };
+  });
   app.get('/thrown', async () => {
     throw new Error('boom');
   });
   return { app, lines, raw, root: () => logger.info({ token: 'root-secret' }, 'a root line') };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 describe('logAccess', () => {
@@ -117,6 +130,23 @@ describe('logAccess', () => {
     writeRootLine();
     expect(lines[1]).toMatchObject({ msg: 'a root line', token: REDACTED });
     expect(lines[1]).not.toHaveProperty('component');
+  });
+
+  it('says when the caller went away before its answer', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const request = httpRequest(`${address}/slow?token=abort-secret-value`);
+    request.on('error', () => undefined);
+    request.end();
+    // Gone while the handler is still at work.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    request.destroy();
+    await until(() => lines.length > 0, 2_000);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'request aborted',
+      req: { method: 'GET', url: `/slow?token=${REDACTED}` },
+    });
+    expect(raw.join('')).not.toContain('abort-secret-value');
   });
 
   it('writes nothing below its level', async () => {

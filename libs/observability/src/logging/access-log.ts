@@ -15,14 +15,20 @@ function levelOf(statusCode: number): Level {
  * (`reqId`, `req`, `res`, `responseTime`; "request completed", "request errored"
  * with `err` for a 5xx), so that queries over the logs keep working.
  */
+/** An allowlist: no headers, no body, and the URL without the values of sensitive query parameters. */
+function requestFields(request: FastifyRequest) {
+  return {
+    reqId: request.id,
+    req: { id: request.id, method: request.method, url: redactUrl(request.url) },
+  };
+}
+
 function writeAccessLine(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
   const statusCode = reply.statusCode;
   const level = levelOf(statusCode);
   if (!logger.isLevelEnabled(level)) return;
-  // An allowlist: no headers, no body, and the URL without the values of sensitive query parameters.
   const line = {
-    reqId: request.id,
-    req: { id: request.id, method: request.method, url: redactUrl(request.url) },
+    ...requestFields(request),
     res: { statusCode },
     responseTime: Math.round(reply.elapsedTime),
   };
@@ -49,6 +55,12 @@ export function logAccess(fastify: FastifyInstance, rootLogger: RootLogger): voi
   const logger = rootLogger.child({ component: 'http' }, { redact: [] });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!request.url.startsWith(UNLOGGED_PREFIX)) writeAccessLine(logger, request, reply);
+    done();
+  });
+  // The caller went away before its answer: no onResponse follows, and a renewal
+  // may still have committed (its token is then on the session-update topic only).
+  fastify.addHook('onRequestAbort', (request, done) => {
+    if (!request.url.startsWith(UNLOGGED_PREFIX)) logger.warn(requestFields(request), 'request aborted');
     done();
   });
 }
