@@ -72,6 +72,13 @@ async function signWithHeader(
     .sign(key);
 }
 
+/** A token signed with our key over exactly this header and payload text: what jose refuses to make. */
+function signRaw(header: Record<string, unknown>, payloadText: string): string {
+  const signingInput = `${encode(header)}.${Buffer.from(payloadText).toString('base64url')}`;
+  const key = createPrivateKey({ key: { ...privateJwk } as JsonWebKey, format: 'jwk' });
+  return `${signingInput}.${sign('sha512', Buffer.from(signingInput), key).toString('base64url')}`;
+}
+
 async function rejectionOf(token: string): Promise<TokenRejectedError> {
   const error: unknown = await verifier.verify(token).then(
     () => undefined,
@@ -242,12 +249,20 @@ describe('Rs512TokenVerifier security corpus', () => {
       { user_id: null },
       { business_id: 12 },
       { exp: '9999999999' },
+      { exp: 8.64e12 + 1 },
+      { nbf: -8.64e12 - 1 },
+      { iat: 'now' },
       { nbf: 'soon' },
     ];
     for (const overrides of cases) {
       const token = await signWithHeader({ typ: 'JWT', kid: ring.signingKey().kid }, userClaims(overrides));
       expect((await rejectionOf(token)).reason, JSON.stringify(overrides)).toBe('invalid-claims');
     }
+    // JSON.parse reads an out-of-range number as Infinity: a token that would never expire.
+    const payload = JSON.stringify(userClaims()).replace(/"exp":\d+/, '"exp":1e400');
+    expect(payload).toContain('"exp":1e400');
+    const neverExpiring = signRaw({ alg: 'RS512', typ: 'JWT', kid: ring.signingKey().kid }, payload);
+    expect((await rejectionOf(neverExpiring)).reason).toBe('invalid-claims');
     const { exp: _exp, ...withoutExpiry } = userClaims();
     const token = await signWithHeader({ typ: 'JWT', kid: ring.signingKey().kid }, withoutExpiry);
     expect((await rejectionOf(token)).reason).toBe('invalid-claims');
@@ -281,11 +296,8 @@ describe('Rs512TokenVerifier security corpus', () => {
   });
 
   it('rejects a token that requires an extension (crit), even under our valid signature', async () => {
-    // jose refuses to sign an unknown crit; node:crypto signs whatever it is given.
-    const signingInput = `${encode({ alg: 'RS512', typ: 'JWT', kid: ring.signingKey().kid, crit: ['x-ours'] })}.${encode(userClaims())}`;
-    const key = createPrivateKey({ key: { ...privateJwk } as JsonWebKey, format: 'jwk' });
-    const signature = sign('sha512', Buffer.from(signingInput), key).toString('base64url');
-    expect((await rejectionOf(`${signingInput}.${signature}`)).reason).toBe('malformed');
+    const header = { alg: 'RS512', typ: 'JWT', kid: ring.signingKey().kid, crit: ['x-ours'] };
+    expect((await rejectionOf(signRaw(header, JSON.stringify(userClaims())))).reason).toBe('malformed');
   });
 
   it('accepts one encoding of a signature only', async () => {

@@ -94,6 +94,13 @@ function decodeJsonObject(segment: string): JsonObject | undefined {
   }
 }
 
+/** The most seconds a JavaScript Date can hold: `1e400` parses as Infinity, which would never expire. */
+const MAX_TIME_SECONDS = 8.64e12;
+
+/** A NumericDate (RFC 7519 §2) a Date can represent. */
+const isTime = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= MAX_TIME_SECONDS;
+
 /** `typ` compared as RFC 7515 §4.1.9 suggests: case-insensitive, `application/` omitted. */
 const normalizedType = (typ: unknown): unknown =>
   typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : typ;
@@ -161,11 +168,11 @@ export class Rs512TokenVerifier implements TokenVerifier {
     return toVerifiedToken(payload);
   }
 
-  /** exp is required; exp, nbf and iat must be numbers; exp and nbf hold within the tolerance. */
+  /** exp is required; exp, nbf and iat must be times; exp and nbf hold within the tolerance. */
   private checkTimes({ exp, nbf, iat }: JsonObject): void {
-    if (typeof exp !== 'number') return reject(TokenRejection.InvalidClaims);
-    if (nbf !== undefined && typeof nbf !== 'number') return reject(TokenRejection.InvalidClaims);
-    if (iat !== undefined && typeof iat !== 'number') return reject(TokenRejection.InvalidClaims);
+    if (!isTime(exp)) return reject(TokenRejection.InvalidClaims);
+    if (nbf !== undefined && !isTime(nbf)) return reject(TokenRejection.InvalidClaims);
+    if (iat !== undefined && !isTime(iat)) return reject(TokenRejection.InvalidClaims);
     const now = Math.floor(this.clock.now().getTime() / 1_000);
     if (exp <= now - this.clockToleranceSeconds) return reject(TokenRejection.Expired);
     if (nbf !== undefined && nbf > now + this.clockToleranceSeconds)

@@ -19,7 +19,10 @@ export interface SigningKeyFile {
   readonly path: string;
   readonly modifiedAt: Date;
   readonly publicJwk: PublicSigningJwk;
-  /** Non-extractable: once imported, the private key cannot be read back out of the process. */
+  /**
+   * Imported non-extractable, so WebCrypto will not export it. Not a boundary inside the
+   * process: node:crypto's KeyObject.from (which the signer uses) can export any key.
+   */
   readonly privateKey: CryptoKey;
 }
 
