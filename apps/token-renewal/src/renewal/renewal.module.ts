@@ -10,10 +10,9 @@ import {
   type RoleSnapshotLoader,
   type SessionRepository,
   type SessionTokenIssuer,
-  type TokenVerifier,
 } from '@iam/domain';
 import { PgSessionWithRolesReader, type Sql } from '@iam/persistence';
-import { CachingTokenVerifier, SigningKeyRing } from '@iam/tokens';
+import { CachingTokenVerifier, SigningKeyRing, type KeyedTokenVerifier } from '@iam/tokens';
 import {
   CLOCK,
   IDS,
@@ -47,7 +46,7 @@ import { RenewTokenController } from './renew-token.controller';
       ],
       useFactory: (
         config: AppConfig,
-        verifier: TokenVerifier,
+        verifier: KeyedTokenVerifier,
         sessions: SessionRepository,
         roles: RoleSnapshotLoader,
         issuer: SessionTokenIssuer,

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TokenRejectedError, type TokenVerifier, type VerifiedToken } from '@iam/domain';
+import { TokenRejectedError, type VerifiedToken } from '@iam/domain';
 import { CachingTokenVerifier } from './caching-token.verifier';
+import type { KeyedTokenVerifier } from './rs512-token.verifier';
 
-/** A compact JWS with this kid in its header: the cache reads only the header, the inner verifier decides. */
+/** A compact JWS with this kid in its header: the inner verifier decides, and names the kid. */
 const tokenWithKid = (kid: string, name: string): string =>
   `${Buffer.from(JSON.stringify({ alg: 'RS512', kid })).toString('base64url')}.${name}.sig`;
 const [a, b, c, x] = ['a', 'b', 'c', 'x'].map((name) => tokenWithKid('k1', name)) as [
@@ -24,15 +25,19 @@ const verified = (expiresAt: string): VerifiedToken => ({
   expiresAt: new Date(expiresAt),
 });
 
+/** An inner verifier that accepts the given tokens, each as verified by the kid in its header. */
 function counting(results: Record<string, VerifiedToken>) {
   const calls: string[] = [];
-  const verifier: TokenVerifier = {
-    async verify(token) {
-      calls.push(token);
-      const result = results[token];
-      if (!result) throw new TokenRejectedError('bad-signature');
-      return result;
-    },
+  const verifyKeyed = async (token: string) => {
+    calls.push(token);
+    const result = results[token];
+    if (!result) throw new TokenRejectedError('bad-signature');
+    const { kid } = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string };
+    return { verified: result, kid };
+  };
+  const verifier: KeyedTokenVerifier = {
+    verifyKeyed,
+    verify: async (token) => (await verifyKeyed(token)).verified,
   };
   return { verifier, calls };
 }

@@ -1,9 +1,10 @@
-import { decodeProtectedHeader } from 'jose';
 import type { Clock, TokenVerifier, VerifiedToken } from '@iam/domain';
+import type { KeyedTokenVerifier } from './rs512-token.verifier';
 
 interface Entry {
   readonly token: VerifiedToken;
-  readonly kid: string | undefined;
+  /** The key that verified the token, as the verifier read it. */
+  readonly kid: string;
   readonly expiresAtMs: number;
 }
 
@@ -23,7 +24,7 @@ export class CachingTokenVerifier implements TokenVerifier {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly verifier: TokenVerifier,
+    private readonly verifier: KeyedTokenVerifier,
     private readonly clock: Clock,
     private readonly keyPublished: KeyPublished,
     private readonly maxEntries = 10_000,
@@ -32,32 +33,18 @@ export class CachingTokenVerifier implements TokenVerifier {
   async verify(token: string): Promise<VerifiedToken> {
     const now = this.clock.now().getTime();
     const cached = this.entries.get(token);
-    if (cached && cached.expiresAtMs > now && cached.kid !== undefined && this.keyPublished(cached.kid)) {
+    if (cached && cached.expiresAtMs > now && this.keyPublished(cached.kid)) {
       this.entries.delete(token);
       this.entries.set(token, cached);
       return cached.token;
     }
     if (cached) this.entries.delete(token);
-    const verified = await this.verifier.verify(token);
-    this.entries.set(token, {
-      token: verified,
-      kid: kidOf(token),
-      expiresAtMs: verified.expiresAt.getTime(),
-    });
+    const { verified, kid } = await this.verifier.verifyKeyed(token);
+    this.entries.set(token, { token: verified, kid, expiresAtMs: verified.expiresAt.getTime() });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     return verified;
-  }
-}
-
-/** The kid of a token the inner verifier accepted (it pins one); undefined never hits the cache. */
-function kidOf(token: string): string | undefined {
-  try {
-    const { kid } = decodeProtectedHeader(token);
-    return typeof kid === 'string' ? kid : undefined;
-  } catch {
-    return undefined;
   }
 }

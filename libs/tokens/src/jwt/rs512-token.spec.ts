@@ -101,6 +101,8 @@ describe('Rs512TokenSigner and Rs512TokenVerifier', () => {
       businessId: 'b-42',
       expiresAt: new Date(claims.exp * 1_000),
     });
+    // The kid that verified it: what the caller-token cache keeps, to forget tokens of withdrawn keys.
+    await expect(verifier.verifyKeyed(token)).resolves.toMatchObject({ kid: ring.signingKey().kid });
   });
 
   it('round-trips a client token (no session, user or business)', async () => {

@@ -16,6 +16,17 @@ export interface VerificationKeySource {
   verificationKey(kid: string): CryptoKey | undefined;
 }
 
+/** A verified token and the kid of the key that verified it. */
+export interface KeyedVerification {
+  readonly verified: VerifiedToken;
+  readonly kid: string;
+}
+
+/** A TokenVerifier that also says which key verified a token (for a cache that must forget withdrawn keys). */
+export interface KeyedTokenVerifier extends TokenVerifier {
+  verifyKeyed(token: string): Promise<KeyedVerification>;
+}
+
 export interface Rs512TokenVerifierOptions {
   readonly issuer: string;
   readonly clockToleranceMs: number;
@@ -126,7 +137,7 @@ function signatureMatches(signingInput: string, signature: string, key: KeyObjec
  * signature, then the claims, so nothing unsigned is interpreted beyond what
  * choosing the key needs.
  */
-export class Rs512TokenVerifier implements TokenVerifier {
+export class Rs512TokenVerifier implements KeyedTokenVerifier {
   private readonly clock: Clock;
   private readonly clockToleranceSeconds: number;
 
@@ -139,8 +150,12 @@ export class Rs512TokenVerifier implements TokenVerifier {
     this.clockToleranceSeconds = options.clockToleranceMs / 1_000;
   }
 
-  // Synchronous work behind the port's promise: a rejection arrives as a rejected promise.
   async verify(token: string): Promise<VerifiedToken> {
+    return (await this.verifyKeyed(token)).verified;
+  }
+
+  // Synchronous work behind the port's promise: a rejection arrives as a rejected promise.
+  async verifyKeyed(token: string): Promise<KeyedVerification> {
     if (typeof token !== 'string') return reject(TokenRejection.Malformed);
     if (token.length > MAX_TOKEN_LENGTH) return reject(TokenRejection.TooLong);
     if (!COMPACT_JWS.test(token)) return reject(TokenRejection.Malformed);
@@ -165,7 +180,7 @@ export class Rs512TokenVerifier implements TokenVerifier {
     if (normalizedType(header.typ) !== 'jwt') return reject(TokenRejection.WrongType);
     this.checkTimes(payload);
     if (payload.iss !== this.options.issuer) return reject(TokenRejection.WrongIssuer);
-    return toVerifiedToken(payload);
+    return { verified: toVerifiedToken(payload), kid: header.kid };
   }
 
   /** exp is required; exp, nbf and iat must be times; exp and nbf hold within the tolerance. */
