@@ -3,18 +3,15 @@ import type { Level, Logger } from 'pino';
 import { redactUrl } from './redaction';
 import type { RootLogger } from './root-logger';
 
-/** Health probes would drown everything else. */
 const UNLOGGED_PREFIX = '/health/';
 
 function levelOf(statusCode: number): Level {
   return statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
 }
 
-/**
- * One line per answered request, with the fields and messages pino-http wrote
- * (`reqId`, `req`, `res`, `responseTime`; "request completed", "request errored"
- * with `err` for a 5xx), so that queries over the logs keep working.
- */
+/** Health probes would drown everything else. */
+const isLogged = (request: FastifyRequest): boolean => !request.url.startsWith(UNLOGGED_PREFIX);
+
 /** An allowlist: no headers, no body, and the URL without the values of sensitive query parameters. */
 function requestFields(request: FastifyRequest) {
   return {
@@ -23,6 +20,11 @@ function requestFields(request: FastifyRequest) {
   };
 }
 
+/**
+ * One line per answered request, with the fields and messages pino-http wrote
+ * (`reqId`, `req`, `res`, `responseTime`; "request completed", "request errored"
+ * with `err` for a 5xx), so that queries over the logs keep working.
+ */
 function writeAccessLine(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
   const statusCode = reply.statusCode;
   const level = levelOf(statusCode);
@@ -54,13 +56,13 @@ export function logAccess(fastify: FastifyInstance, rootLogger: RootLogger): voi
   // and formatters: lines of both stay whole and in order on one stream.
   const logger = rootLogger.child({ component: 'http' }, { redact: [] });
   fastify.addHook('onResponse', (request, reply, done) => {
-    if (!request.url.startsWith(UNLOGGED_PREFIX)) writeAccessLine(logger, request, reply);
+    if (isLogged(request)) writeAccessLine(logger, request, reply);
     done();
   });
   // The caller went away before its answer: no onResponse follows, and a renewal
   // may still have committed (its token is then on the session-update topic only).
   fastify.addHook('onRequestAbort', (request, done) => {
-    if (!request.url.startsWith(UNLOGGED_PREFIX)) logger.warn(requestFields(request), 'request aborted');
+    if (isLogged(request)) logger.warn(requestFields(request), 'request aborted');
     done();
   });
 }
