@@ -1,6 +1,5 @@
 import { sign, type KeyObject } from 'node:crypto';
 import type { AccessTokenClaims, TokenSigner } from '@iam/domain';
-import { keyObjectOf } from '../keys/key-objects';
 import { SIGNING_ALGORITHM } from '../keys/rsa-jwk';
 import type { ActiveSigningKey } from '../keys/signing-key-ring';
 
@@ -36,7 +35,7 @@ export class Rs512TokenSigner implements TokenSigner {
     const { kid, privateKey } = this.keys.signingKey();
     // The claims are serialised as given, so they keep the domain's order (`jti` first, as AuthMe writes it).
     const signingInput = `${this.encodedHeader(kid)}.${base64urlJson(claims)}`;
-    const signature = await signAsync(Buffer.from(signingInput), keyObjectOf(privateKey));
+    const signature = await signAsync(Buffer.from(signingInput), privateKey);
     return `${signingInput}.${signature.toString('base64url')}`;
   }
 

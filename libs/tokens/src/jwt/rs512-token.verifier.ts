@@ -1,5 +1,4 @@
 import { verify, type KeyObject } from 'node:crypto';
-import type { CryptoKey } from 'jose';
 import {
   TokenRejectedError,
   systemClock,
@@ -7,13 +6,12 @@ import {
   type TokenVerifier,
   type VerifiedToken,
 } from '@iam/domain';
-import { keyObjectOf } from '../keys/key-objects';
 import { SIGNING_ALGORITHM } from '../keys/rsa-jwk';
 
 /** What the verifier needs of the key ring. */
 export interface VerificationKeySource {
   /** The public key of a kid that is published now, or undefined. */
-  verificationKey(kid: string): CryptoKey | undefined;
+  verificationKey(kid: string): KeyObject | undefined;
 }
 
 /** A verified token and the kid of the key that verified it. */
@@ -133,7 +131,7 @@ function signatureMatches(signingInput: string, signature: string, key: KeyObjec
  * Written on node:crypto rather than jose's jwtVerify: the same checks (the
  * security corpus in rs512-token.spec.ts runs jose-made tokens through them),
  * done in place in ~50 µs instead of a WebCrypto job per token (see
- * keyObjectOf). Checked in this order: shape, header, algorithm, kid, `crit`,
+ * ActiveSigningKey). Checked in this order: shape, header, algorithm, kid, `crit`,
  * signature, then the claims, so nothing unsigned is interpreted beyond what
  * choosing the key needs.
  */
@@ -171,7 +169,7 @@ export class Rs512TokenVerifier implements KeyedTokenVerifier {
     if (!key) return reject(TokenRejection.UnknownKid);
     // We understand no extension (RFC 7515 §4.1.11): a token that requires one is not ours.
     if (header.crit !== undefined) return reject(TokenRejection.Malformed);
-    if (!signatureMatches(`${encodedHeader}.${encodedPayload}`, signature, keyObjectOf(key))) {
+    if (!signatureMatches(`${encodedHeader}.${encodedPayload}`, signature, key)) {
       return reject(TokenRejection.BadSignature);
     }
 

@@ -21,7 +21,7 @@ export interface SigningKeyFile {
   readonly publicJwk: PublicSigningJwk;
   /**
    * Imported non-extractable, so WebCrypto will not export it. Not a boundary inside the
-   * process: node:crypto's KeyObject.from (which the signer uses) can export any key.
+   * process: node:crypto's KeyObject.from (the ring's form for the signer) can export any key.
    */
   readonly privateKey: CryptoKey;
 }
