@@ -128,10 +128,11 @@ function signatureMatches(signingInput: string, signature: string, key: KeyObjec
  * types. Every failure is a TokenRejectedError with a short reason; the token
  * itself never appears in an error.
  *
- * Written on node:crypto rather than jose's jwtVerify: the same checks (the
- * security corpus in rs512-token.spec.ts runs jose-made tokens through them),
- * done in place in ~50 µs instead of a WebCrypto job per token (see
- * ActiveSigningKey). Checked in this order: shape, header, algorithm, kid, `crit`,
+ * Written on node:crypto rather than jose's jwtVerify, with the same checks
+ * (the security corpus in rs512-token.spec.ts runs jose-made tokens through
+ * them), done in place (~50 µs of CPU) instead of a WebCrypto job per token;
+ * under load that saved little of the main thread (see the README's
+ * bench:http). Checked in this order: shape, header, algorithm, kid, `crit`,
  * signature, then the claims, so nothing unsigned is interpreted beyond what
  * choosing the key needs.
  */

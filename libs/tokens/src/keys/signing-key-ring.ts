@@ -34,12 +34,7 @@ export interface SigningKeyRingOptions {
 /** The key new tokens are signed with. */
 export interface ActiveSigningKey {
   readonly kid: string;
-  /**
-   * node:crypto's form, as the signer uses it: on a busy machine each WebCrypto
-   * call cost the main thread ~120 µs (a thread-pool job and a promise back,
-   * even for a verification that takes 46 µs in place), 13 % of it in
-   * `npm run bench:http`.
-   */
+  /** node:crypto's form, as the signer uses it (converted once per key, not per token). */
   readonly privateKey: KeyObject;
 }
 
