@@ -217,7 +217,7 @@ describe('published contracts match the running service (e2e)', () => {
     it('documents the 200 body and every error status of Renew Token, errors as an array of { code, message }', () => {
       const renew = dereferenced.paths[RENEW_PATH]!.post!;
       expect(Object.keys(renew.responses)).toEqual(
-        expect.arrayContaining(['200', '400', '401', '403', '412', '500']),
+        expect.arrayContaining(['200', '400', '401', '403', '412', '500', '503']),
       );
       const ok = renew.responses['200']!.content!['application/json']!.schema as {
         type: string;
@@ -235,7 +235,7 @@ describe('published contracts match the running service (e2e)', () => {
       expect(ok.properties.scope).toMatchObject({ type: 'array', items: { type: 'string' } });
       expect([...ok.required].sort()).toEqual(['accessToken', 'expiresIn', 'scope', 'tokenType']);
 
-      for (const status of ['400', '401', '403', '412', '500']) {
+      for (const status of ['400', '401', '403', '412', '500', '503']) {
         expect(renew.responses[status]!.content!['application/json']!.schema, status).toEqual({
           type: 'array',
           items: {
@@ -249,8 +249,13 @@ describe('published contracts match the running service (e2e)', () => {
         });
       }
       const login = dereferenced.paths[LOGIN_PATH]!.post!;
-      expect(Object.keys(login.responses)).toEqual(expect.arrayContaining(['200', '401']));
+      expect(Object.keys(login.responses)).toEqual(expect.arrayContaining(['200', '401', '503']));
       expect(login.responses['200']!.content!['application/json']!.schema).toEqual(ok);
+      // A database outage is a 503 to retry after `retry-after` seconds (faults.res-spec.ts, fault 2).
+      for (const operation of [renew, login])
+        expect((operation.responses['503'] as { headers?: JsonObject }).headers).toHaveProperty(
+          'retry-after',
+        );
     });
 
     it('real Renew Token and Login Client answers validate against the documented schemas', async () => {

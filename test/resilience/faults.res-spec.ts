@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DedicatedPostgres } from '../support/dedicated-postgres';
+import { LOGIN_PATH } from '../support/renewal';
 import { closeTestProducer, groupAssignments, testKafka } from '../support/kafka';
 import type { Deployment, ServiceInstance } from '../support/service';
 import {
@@ -125,8 +126,9 @@ describe('faults mid-stream: exactly once, in order, nothing lost (resilience)',
           title: 'PostgreSQL stopped (immediate) mid-stream, then restarted',
           kafka: testKafka,
           env: { DATABASE_URL: dedicated.urlFor('iam_faults_postgres') },
-          inject: async () => {
+          inject: async (context) => {
             dedicated.stop('immediate');
+            context.problems.push(...(await expectUnavailableOverHttp(context)));
           },
           restore: async () => {
             await sleep(3_000);
@@ -280,6 +282,39 @@ async function handedBackOrCommitted(context: FaultContext): Promise<string[]> {
     problems.push(`${committedNotCompleted} record(s) committed after SIGTERM without being completed`);
   if (completedNotCommitted > 0)
     problems.push(`${completedNotCommitted} completed record(s) left uncommitted after SIGTERM`);
+  return problems;
+}
+
+/**
+ * With the database down, Renew Token and Login Client answer 503 with
+ * `retry-after` and an AuthMe body, so a caller can tell an outage it may
+ * retry from a bug; before this they answered 500.
+ */
+async function expectUnavailableOverHttp(context: FaultContext): Promise<string[]> {
+  const app = context.application;
+  const credentials = Buffer.from(`${app.clientId}:${app.secret}`).toString('base64');
+  const probes: Record<string, Response> = {
+    renewal: await app.renewForUser(context.stream.users[0]!),
+    login: await context.serving.fetch(LOGIN_PATH, {
+      method: 'POST',
+      headers: { authorization: `Basic ${credentials}` },
+    }),
+  };
+  const problems: string[] = [];
+  const seen: Record<string, string> = {};
+  for (const [name, response] of Object.entries(probes)) {
+    const body = await response.text();
+    seen[name] = `${response.status} retry-after=${response.headers.get('retry-after')} ${body}`;
+    const codes = response.status === 503 ? (JSON.parse(body) as Array<{ code: string }>) : [];
+    if (
+      response.status !== 503 ||
+      response.headers.get('retry-after') !== '2' ||
+      codes.length !== 1 ||
+      codes[0]!.code !== 'SERVICE_UNAVAILABLE'
+    )
+      problems.push(`${name} during the database outage answered ${seen[name]}`);
+  }
+  context.details.httpDuringOutage = seen;
   return problems;
 }
 

@@ -37,6 +37,8 @@ export interface FaultContext {
   readonly instances: ServiceInstance[];
   /** The instance the final HTTP renewals go to. */
   serving: ServiceInstance;
+  /** The application that opened the stream users' sessions (logged in to the first instance). */
+  readonly application: Application;
   readonly stream: RoleToggleStream;
   /** Fault-specific figures, recorded with the others. */
   readonly details: Record<string, unknown>;
@@ -197,12 +199,14 @@ export async function runFault(plan: FaultPlan): Promise<FaultFigures> {
     };
     const first = await startInstance();
     for (let i = 1; i < (plan.instances ?? 1); i += 1) await startInstance();
+    let app = await Application.register(first, 'fault-app');
     const context: FaultContext = {
       deployment,
       kafka: plan.kafka,
       db,
       instances,
       serving: first,
+      application: app,
       stream,
       details,
       problems,
@@ -215,7 +219,6 @@ export async function runFault(plan: FaultPlan): Promise<FaultFigures> {
     };
 
     // Every user has a live session (its first token, v1, is on the topic too).
-    let app = await Application.register(first, 'fault-app');
     const sessions = new Map<string, string>();
     for (let i = 0; i < stream.users.length; i += 10) {
       const started = await Promise.all(stream.users.slice(i, i + 10).map((user) => app.session(user)));

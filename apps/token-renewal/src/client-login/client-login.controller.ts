@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { ClientLoginUseCase, ErrorCode, isValidId, isWellFormedText, unauthenticated } from '@iam/domain';
 import { ServiceMetrics } from '@iam/observability';
 import { noStore } from '../http/no-store';
-import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
+import { ApiDatabaseUnavailableResponse, AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
 
 const MAX_CREDENTIAL_LENGTH = 1_024;
 
@@ -46,6 +46,7 @@ export class ClientLoginController {
     type: [AuthMeErrorDto],
     description: 'Too many failed logins for this client.',
   })
+  @ApiDatabaseUnavailableResponse()
   async loginClient(
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -35,3 +35,14 @@ export const CODE_BY_STATUS: Partial<Record<number, string>> = {
 };
 
 export const INTERNAL_ERROR = authMeError('INTERNAL_ERROR', 'The server could not complete the request.');
+
+export const SERVICE_UNAVAILABLE = authMeError(
+  'SERVICE_UNAVAILABLE',
+  'The service cannot reach its database right now; retry shortly.',
+);
+
+/**
+ * What a 503 asks callers to wait (`retry-after`, seconds): long enough that
+ * retries do not pile onto a database coming back, short next to a token's life.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;

@@ -21,7 +21,13 @@ describe('AuthMeExceptionFilter, as it logs', () => {
       filter.catch(error, new ExecutionContextHost([request, reply])),
     );
     app.get('/unexpected', async () => {
-      throw new Error('connection refused');
+      throw new TypeError("Cannot read properties of undefined (reading 'roles')");
+    });
+    app.get('/database-down', async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    });
+    app.get('/deadlock', async () => {
+      throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
     });
     app.get('/missing', async () => {
       throw new NotFoundException();
@@ -42,10 +48,35 @@ describe('AuthMeExceptionFilter, as it logs', () => {
         component: 'http',
         reqId: 'r-1',
         msg: 'request failed unexpectedly',
-        err: { message: 'connection refused' },
+        err: { message: "Cannot read properties of undefined (reading 'roles')" },
       },
       { level: 'error', reqId: 'r-1', msg: 'request errored', res: { statusCode: 500 } },
     ]);
+    expect(response.json()).toEqual([
+      { code: 'INTERNAL_ERROR', message: 'The server could not complete the request.' },
+    ]);
+  });
+
+  it.each([
+    ['the database unreachable', '/database-down'],
+    ['a transaction the database aborted to break a deadlock', '/deadlock'],
+  ])('answers %s with a 503 to retry, logged as a warning', async (_, url) => {
+    const response = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'r-2' } });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('2');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toEqual([
+      {
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The service cannot reach its database right now; retry shortly.',
+      },
+    ]);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      component: 'http',
+      reqId: 'r-2',
+      msg: 'request failed: database unavailable',
+    });
   });
 
   it('writes nothing of its own for a refusal (the access line says it)', async () => {

@@ -9,19 +9,25 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DomainError } from '@iam/domain';
+import { isTransientDatabaseError } from '@iam/persistence';
 import { ROOT_LOGGER } from '../infrastructure/tokens';
 import {
   authMeError,
   CODE_BY_STATUS,
   INTERNAL_ERROR,
+  SERVICE_UNAVAILABLE,
   STATUS_BY_KIND,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
   type AuthMeErrorBody,
 } from './authme-error';
 
 /**
  * Every HTTP failure leaves as an AuthMe error body. Domain refusals map by
  * kind; framework errors (unknown route, body too large, bad media type) keep
- * their 4xx status; anything else is a 500 that says nothing about internals.
+ * their 4xx status; the database unreachable, or a transaction it aborted to
+ * break a deadlock, is a 503 the caller may retry (the same token or refresh
+ * token renews again: the previous refresh token stays usable within its grace
+ * window); anything else is a 500 that says nothing about internals.
  */
 @Catch()
 export class AuthMeExceptionFilter implements ExceptionFilter {
@@ -54,7 +60,15 @@ export class AuthMeExceptionFilter implements ExceptionFilter {
     if (status !== undefined && status >= 400 && status < 500) {
       return { status, body: authMeError(CODE_BY_STATUS[status] ?? 'BAD_REQUEST', messageOf(error, status)) };
     }
-    // The request id joins this line to the request's access line (`reqId` in both).
+    // The request id joins these lines to the request's access line (`reqId` in both).
+    if (isTransientDatabaseError(error)) {
+      this.logger.warn({ reqId: requestId, err: error }, 'request failed: database unavailable');
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        body: SERVICE_UNAVAILABLE,
+        retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS,
+      };
+    }
     this.logger.error({ reqId: requestId, err: error }, 'request failed unexpectedly');
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: INTERNAL_ERROR };
   }

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { epochSeconds } from '@iam/domain';
 
 /** The 200 body of Renew Token and of Login Client (http-api.md §1 and §4). */
@@ -51,3 +51,14 @@ export class AuthMeErrorDto {
   @ApiProperty({ example: 'the session was revoked' })
   message!: string;
 }
+
+/** The 503 of every endpoint that needs the database (AuthMeExceptionFilter). */
+export const ApiDatabaseUnavailableResponse = () =>
+  ApiResponse({
+    status: 503,
+    type: [AuthMeErrorDto],
+    description: 'The database is unreachable or broke a deadlock: retry after `retry-after` seconds.',
+    headers: {
+      'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },
+    },
+  });

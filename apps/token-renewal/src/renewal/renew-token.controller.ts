@@ -9,7 +9,7 @@ import {
   optionalToken,
   type RawQuery,
 } from '../http/query-parameters';
-import { AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
+import { ApiDatabaseUnavailableResponse, AuthMeErrorDto, TokenResponseDto } from '../http/token-response.dto';
 import { noStore } from '../http/no-store';
 
 @ApiTags('User Identities')
@@ -73,6 +73,7 @@ export class RenewTokenController {
     description: 'The session or user state forbids renewal.',
   })
   @ApiResponse({ status: 500, type: [AuthMeErrorDto] })
+  @ApiDatabaseUnavailableResponse()
   async renew(
     @Query() query: RawQuery,
     @Headers('authorization') authorization: string | undefined,
