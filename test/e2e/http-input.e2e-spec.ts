@@ -328,6 +328,32 @@ describe('malformed HTTP input (e2e)', () => {
       expect((await login(basic(`${APP.id}:${APP.secret}`))).status).toBe(200);
     });
 
+    it('holds the limit across instances: failures spread over two count once', async () => {
+      // Two instances of the deployment behind one load balancer: the count is in the database.
+      const other = await ServiceInstance.start(deployment);
+      try {
+        const spread = `spread-${authMeId()}`;
+        for (let attempt = 1; attempt <= MAX_FAILURES; attempt += 1) {
+          const instance = attempt % 2 === 0 ? other : service;
+          const response = await instance.fetch(LOGIN_PATH, {
+            method: 'POST',
+            headers: { authorization: basic(`${spread}:wrong-${attempt}`) },
+          });
+          await expectAuthMeError(response, 401, 'INVALID_CLIENT_CREDENTIALS');
+        }
+        for (const instance of [service, other]) {
+          const response = await instance.fetch(LOGIN_PATH, {
+            method: 'POST',
+            headers: { authorization: basic(`${spread}:wrong-again`) },
+          });
+          expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+          await expectAuthMeError(response, 429, 'TOO_MANY_FAILED_LOGINS');
+        }
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('limits an unknown client id the same way', async () => {
       const ghost = `ghost-${authMeId()}`;
       for (let attempt = 1; attempt <= MAX_FAILURES; attempt += 1) {

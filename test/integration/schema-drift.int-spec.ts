@@ -182,5 +182,13 @@ describe('schema.prisma and the SQL migrations agree (real PostgreSQL)', () => {
     expect((await prisma.signingKey.findUniqueOrThrow({ where: { kid: 'k1' } })).publicJwk).toEqual({
       kty: 'RSA',
     });
+    // Unknown client ids are limited too: no relation to clients.
+    const failure = await prisma.clientLoginFailure.create({
+      data: { clientId: 'no-such-client', failedAt: at },
+    });
+    expect(failure.id).toBeTypeOf('bigint');
+    expect(
+      await prisma.clientLoginFailure.findMany({ where: { clientId: 'no-such-client', failedAt: at } }),
+    ).toHaveLength(1);
   });
 });

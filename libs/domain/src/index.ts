@@ -26,5 +26,5 @@ export * from './sessions/session-token-issuer';
 export * from './sessions/session-update';
 export * from './tokens/access-token';
 export * from './clients/client-login.use-case';
-export * from './clients/sliding-window-login.throttle';
+export * from './clients/login-throttle';
 export * from './ids';

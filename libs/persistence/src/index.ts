@@ -19,3 +19,4 @@ export * from './changes/pg-change.store';
 export * from './keys/prisma-signing-key.registry';
 export * from './sessions/pg-session-with-roles.reader';
 export * from './database/micro-batcher';
+export * from './clients/pg-login-throttle';

@@ -2,18 +2,14 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import {
   ClientLoginUseCase,
-  SlidingWindowLoginThrottle,
   type Clock,
   type IdGenerator,
   type SecretVerifier,
   type TokenSigner,
 } from '@iam/domain';
-import { PrismaClientRegistry, PrismaService } from '@iam/persistence';
-import { CLOCK, IDS, SECRET_HASHER, TOKEN_SIGNER } from '../infrastructure/tokens';
+import { PgLoginThrottle, PrismaClientRegistry, PrismaService, type Sql } from '@iam/persistence';
+import { CLOCK, IDS, SECRET_HASHER, SQL, TOKEN_SIGNER } from '../infrastructure/tokens';
 import { ClientLoginController } from './client-login.controller';
-
-/** Failed logins are limited per client id; this bounds how many ids are tracked at once. */
-const MAX_TRACKED_CLIENTS = 100_000;
 
 /** Login Client over HTTP. */
 @Module({
@@ -21,10 +17,11 @@ const MAX_TRACKED_CLIENTS = 100_000;
   providers: [
     {
       provide: ClientLoginUseCase,
-      inject: [APP_CONFIG, PrismaService, SECRET_HASHER, TOKEN_SIGNER, IDS, CLOCK],
+      inject: [APP_CONFIG, PrismaService, SQL, SECRET_HASHER, TOKEN_SIGNER, IDS, CLOCK],
       useFactory: (
         config: AppConfig,
         prisma: PrismaService,
+        sql: Sql,
         secrets: SecretVerifier,
         signer: TokenSigner,
         ids: IdGenerator,
@@ -33,10 +30,10 @@ const MAX_TRACKED_CLIENTS = 100_000;
         new ClientLoginUseCase(
           new PrismaClientRegistry(prisma),
           secrets,
-          new SlidingWindowLoginThrottle({
+          // In the database: the limit holds across every instance of the deployment.
+          new PgLoginThrottle(sql, {
             maxFailures: config.clientLogin.maxFailures,
             windowMs: config.clientLogin.failureWindowMs,
-            maxTrackedClients: MAX_TRACKED_CLIENTS,
           }),
           signer,
           ids,

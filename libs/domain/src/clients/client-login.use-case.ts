@@ -3,6 +3,7 @@ import type { Clock } from '../ports/clock';
 import type { IdGenerator } from '../ports/id-generator';
 import { toAuthority } from '../roles/authorities';
 import { clientTokenClaims, type TokenSigner } from '../tokens/access-token';
+import type { LoginThrottle } from './login-throttle';
 
 export interface ClientCredentials {
   readonly secretHash: string | null;
@@ -18,14 +19,6 @@ export interface ClientCredentialStore {
 export interface SecretVerifier {
   /** Constant-time; spends the same work when there is no stored hash. */
   verify(secret: string, storedHash: string | null): Promise<boolean>;
-}
-
-/** Limits failed logins per client id (brute force on a client secret). */
-export interface LoginThrottle {
-  /** Seconds until the next attempt is allowed, or 0 when it is allowed now. */
-  retryAfterSeconds(clientId: string, now: Date): number;
-  recordFailure(clientId: string, now: Date): void;
-  recordSuccess(clientId: string): void;
 }
 
 export interface ClientLoginSettings {
@@ -58,7 +51,7 @@ export class ClientLoginUseCase {
 
   async execute(clientId: string, secret: string): Promise<ClientLoginResult> {
     const now = this.clock.now();
-    const wait = this.throttle.retryAfterSeconds(clientId, now);
+    const wait = await this.throttle.retryAfterSeconds(clientId, now);
     if (wait > 0) {
       throw new DomainError(
         'too-many-requests',
@@ -70,10 +63,10 @@ export class ClientLoginUseCase {
     const client = await this.clients.find(clientId);
     const valid = await this.secrets.verify(secret, client?.secretHash ?? null);
     if (!client || !valid) {
-      this.throttle.recordFailure(clientId, this.clock.now());
+      await this.throttle.recordFailure(clientId, this.clock.now());
       throw unauthenticated(ErrorCode.InvalidClientCredentials, 'client id or secret is not valid');
     }
-    this.throttle.recordSuccess(clientId);
+    await this.throttle.recordSuccess(clientId);
 
     const expiresAt = new Date(now.getTime() + this.settings.clientTokenTtlMs);
     const scope = client.scopes.length > 0 ? client.scopes : this.settings.defaultScope;
