@@ -13,7 +13,8 @@
  *       that business: time until the last update is readable;
  *   (d) a change that reaches those 10,000 sessions and changes none of them
  *       (each is confirmed, nothing is published): time until it completes.
- * Also the service's peak RSS.
+ * Also the service's peak RSS, and for (a) and (b) where the machine's CPU went
+ * (service, PostgreSQL, broker, load generator, idle, steal).
  *
  * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
  * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000), BENCH_PARTITIONS (8: input
@@ -32,7 +33,13 @@ import {
   ServiceInstance,
   type Deployment,
 } from '../test/support/service';
-import { memoryOf, serviceEnv, serviceNodeArgs } from './support/process-stats';
+import {
+  CpuSplitSampler,
+  describeCpuSplit,
+  memoryOf,
+  serviceEnv,
+  serviceNodeArgs,
+} from './support/process-stats';
 import { waitForConsumer } from './support/seed';
 import { fixed, median, summarize } from './support/stats';
 
@@ -157,13 +164,15 @@ async function main(): Promise<void> {
       const batch = toggles(userIds, EVENTS, held);
       const from = reader.records.length;
       const started = performance.now();
+      const sampler = CpuSplitSampler.start(service.pid!);
       for (let i = 0; i < batch.length; i += 1_000)
         await publish(deployment.topics.roleChanges, batch.slice(i, i + 1_000));
       await waitForUpdates(reader, from, EVENTS, 300_000);
       const seconds = (performance.now() - started) / 1_000;
       sustained.push(EVENTS / seconds);
       log(
-        `sustained run ${run}: ${EVENTS} role changes -> ${EVENTS} session updates in ${fixed(seconds, 2)} s = ${fixed(EVENTS / seconds, 0)} renewals/s`,
+        `sustained run ${run}: ${EVENTS} role changes -> ${EVENTS} session updates in ${fixed(seconds, 2)} s = ${fixed(EVENTS / seconds, 0)} renewals/s; ` +
+          `CPU: ${describeCpuSplit(sampler.stop())}`,
       );
     }
 
@@ -176,6 +185,7 @@ async function main(): Promise<void> {
       const from = reader.records.length;
       const interval = 1_000 / RATE;
       const started = performance.now();
+      const sampler = CpuSplitSampler.start(service.pid!);
       for (let i = 0; i < batch.length; i += 1) {
         const due = started + i * interval;
         const wait = due - performance.now();
@@ -184,11 +194,12 @@ async function main(): Promise<void> {
         void publish(deployment.topics.roleChanges, [batch[i]!]);
       }
       await waitForUpdates(reader, from, count, 120_000);
+      const cpu = sampler.stop();
       const runLatencies = causedBy(reader.records, from).map(({ eventId, at }) => at - sentAt.get(eventId)!);
       latencies.push(runLatencies);
       const summary = summarize(runLatencies);
       log(
-        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates)`,
+        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates); CPU: ${describeCpuSplit(cpu)}`,
       );
     }
 

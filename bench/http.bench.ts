@@ -8,7 +8,8 @@
  *   - closed loop, several runs: the sustainable maximum (req/s);
  *   - open loop at 1,000 req/s offered, several runs: latency percentiles.
  * Also measured in the same run: the RSA-2048 signing rate per core (every renewal
- * signs once, so this is the ceiling), and the service's peak RSS and CPU use.
+ * signs once, so this is the ceiling), the service's peak RSS, and per run where
+ * the machine's CPU went (service, PostgreSQL, broker, load generator, idle, steal).
  *
  * Settings (environment): BENCH_USERS (256), BENCH_CONNECTIONS (64), BENCH_RUNS (3),
  * BENCH_DURATION_S (15), BENCH_RATE (1000).
@@ -20,7 +21,15 @@ import { claimsOf, loginClient, renewToken, type TokenResponse } from '../test/s
 import { registerClient } from '../test/support/applications';
 import { createDeployment, destroyDeployment, ServiceInstance } from '../test/support/service';
 import type { LoadPlan, LoadResult } from './load/http-load';
-import { coreCount, cpuSecondsOf, memoryOf, serviceEnv, serviceNodeArgs } from './support/process-stats';
+import {
+  coreCount,
+  CpuSplitSampler,
+  describeCpuSplit,
+  memoryOf,
+  serviceEnv,
+  serviceNodeArgs,
+  type CpuSplit,
+} from './support/process-stats';
 import { rsaSigningRatePerCore } from './support/rsa-ceiling';
 import { runLoadProcess } from './support/run-process';
 import { publishRoleModel, waitForConsumer } from './support/seed';
@@ -86,16 +95,16 @@ async function main(): Promise<void> {
       rate,
     });
     const runs = async (rate: number, label: string) => {
-      const results: LoadResult[] = [];
+      const results: Array<LoadResult & { cpu: CpuSplit }> = [];
       for (let run = 1; run <= RUNS; run += 1) {
-        const cpuBefore = cpuSecondsOf(service.pid!);
+        const sampler = CpuSplitSampler.start(service.pid!);
         const { result } = await runLoadProcess<LoadPlan, LoadResult>('bench/load/http-load.ts', plan(rate));
-        const cpu = (cpuSecondsOf(service.pid!) - cpuBefore) / ((DURATION_MS + 3_000) / 1_000);
-        results.push(result);
+        const cpu = sampler.stop();
+        results.push({ ...result, cpu });
         log(
           `${label} run ${run}: ${fixed(result.throughput, 0)} req/s, p50 ${fixed(result.latency.p50)} ms, ` +
-            `p95 ${fixed(result.latency.p95)} ms, p99 ${fixed(result.latency.p99)} ms, errors ${JSON.stringify(result.errors)}, ` +
-            `service CPU ${fixed(cpu, 2)} cores`,
+            `p95 ${fixed(result.latency.p95)} ms, p99 ${fixed(result.latency.p99)} ms, errors ${JSON.stringify(result.errors)}; ` +
+            `CPU: ${describeCpuSplit(cpu)}`,
         );
       }
       return results;
