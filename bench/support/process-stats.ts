@@ -44,7 +44,11 @@ export function serviceEnv(): Record<string, string> {
   );
 }
 
-/** Where the machine's CPU went during a measurement, in cores (all of them sum to the core count). */
+/**
+ * Where the machine's CPU went during a measurement, in cores. Roughly sums to
+ * the core count: interrupt time is in no group, and a process that exits
+ * inside the window loses its ticks (except this process's reaped children).
+ */
 export interface CpuSplit {
   readonly service: number;
   readonly postgres: number;

@@ -24,10 +24,10 @@ import {
 /**
  * Every HTTP failure leaves as an AuthMe error body. Domain refusals map by
  * kind; framework errors (unknown route, body too large, bad media type) keep
- * their 4xx status; the database unreachable, or a transaction it aborted to
- * break a deadlock, is a 503 the caller may retry (the same token or refresh
- * token renews again: the previous refresh token stays usable within its grace
- * window); anything else is a 500 that says nothing about internals.
+ * their 4xx status; the database unreachable, or a transaction it aborted
+ * (deadlock, serialization failure), is a 503 the caller may retry (README,
+ * Errors: with a refresh token, within its grace window); anything else is a
+ * 500 that says nothing about internals.
  */
 @Catch()
 export class AuthMeExceptionFilter implements ExceptionFilter {

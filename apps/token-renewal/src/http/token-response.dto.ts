@@ -57,7 +57,8 @@ export const ApiDatabaseUnavailableResponse = () =>
   ApiResponse({
     status: 503,
     type: [AuthMeErrorDto],
-    description: 'The database is unreachable or broke a deadlock: retry after `retry-after` seconds.',
+    description:
+      'The database is unreachable or aborted the transaction (deadlock, serialization failure): retry after `retry-after` seconds.',
     headers: {
       'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },
     },

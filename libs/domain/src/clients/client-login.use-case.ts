@@ -51,7 +51,7 @@ export class ClientLoginUseCase {
 
   async execute(clientId: string, secret: string): Promise<ClientLoginResult> {
     const now = this.clock.now();
-    const wait = await this.throttle.retryAfterSeconds(clientId, now);
+    const wait = await this.throttle.admit(clientId, now);
     if (wait > 0) {
       throw new DomainError(
         'too-many-requests',
@@ -62,8 +62,8 @@ export class ClientLoginUseCase {
     }
     const client = await this.clients.find(clientId);
     const valid = await this.secrets.verify(secret, client?.secretHash ?? null);
+    // A wrong secret leaves the admitted attempt counted as a failure.
     if (!client || !valid) {
-      await this.throttle.recordFailure(clientId, this.clock.now());
       throw unauthenticated(ErrorCode.InvalidClientCredentials, 'client id or secret is not valid');
     }
     await this.throttle.recordSuccess(clientId);

@@ -1,9 +1,13 @@
 /** Limits failed logins per client id (brute force on a client secret). */
 export interface LoginThrottle {
-  /** Seconds until the next attempt is allowed, or 0 when it is allowed now. */
-  retryAfterSeconds(clientId: string, now: Date): Promise<number>;
-  recordFailure(clientId: string, now: Date): Promise<void>;
-  /** A success clears the client's failures. */
+  /**
+   * Counts an attempt against the client's limit before its secret is checked,
+   * so guesses sent at once cannot all pass the check: 0 admits it (it counts
+   * as a failure until `recordSuccess`), otherwise the seconds to wait (the
+   * refused attempt is not counted).
+   */
+  admit(clientId: string, now: Date): Promise<number>;
+  /** The secret was right: the client's counted attempts are cleared. */
   recordSuccess(clientId: string): Promise<void>;
 }
 

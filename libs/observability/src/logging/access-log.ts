@@ -5,7 +5,9 @@ import type { RootLogger } from './root-logger';
 
 const UNLOGGED_PREFIX = '/health/';
 
+/** 503 is the database away (the exception filter's warning says so): an outage to watch, not a bug. */
 function levelOf(statusCode: number): Level {
+  if (statusCode === 503) return 'warn';
   return statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
 }
 

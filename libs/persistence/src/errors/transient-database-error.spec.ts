@@ -29,6 +29,12 @@ describe('database failure classes', () => {
 
   it.each([
     ['unique violation (23505)', withCode('23505')],
+    ['protocol violation (08P01), a bug of the client', withCode('08P01')],
+    ['statement timeout (57014)', withCode('57014')],
+    [
+      'idle-in-transaction timeout (25P03), whatever its message says',
+      withCode('25P03', 'terminating connection due to idle-in-transaction timeout'),
+    ],
     ['syntax error (42601)', withCode('42601')],
     ['a plain error', new Error('boom')],
     ['not an error', 'text'],

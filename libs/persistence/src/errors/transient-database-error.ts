@@ -1,5 +1,7 @@
 // SQLSTATE classes and codes that mean "the database is unavailable or busy right now".
 const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57'];
+// In those classes but about what the client sent or did: a bug to report, not an outage to wait out.
+const NOT_TRANSIENT_SQLSTATES = new Set(['08P01', '57014']);
 // Contention: a serialization failure, a deadlock, a lock not available. About this work, retry it.
 const CONTENTION_SQLSTATES = new Set(['40001', '40P01', '55P03']);
 const TRANSIENT_SOCKET_CODES = new Set([
@@ -10,6 +12,8 @@ const TRANSIENT_SOCKET_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
+const isSqlState = (code: string): boolean => /^[0-9A-Z]{5}$/.test(code);
+
 // Prisma's own codes for an unreachable server, a closed connection, a timeout; and a write conflict.
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const CONTENTION_PRISMA_CODES = new Set(['P2034']);
@@ -53,11 +57,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       (code) =>
         TRANSIENT_SOCKET_CODES.has(code) ||
         UNAVAILABLE_PRISMA_CODES.has(code) ||
-        (code.length === 5 && TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))),
+        (isSqlState(code) &&
+          TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2)) &&
+          !NOT_TRANSIENT_SQLSTATES.has(code)),
     )
   ) {
     return true;
   }
+  // An error the server classified (a SQLSTATE) is judged by its code alone: "terminating
+  // connection" is also how an idle-in-transaction timeout (25P03), a bug of ours, reads.
+  if (codes.some(isSqlState)) return false;
+  // Only the driver's own connection errors carry no code.
   return messagesOf(error).some((message) => TRANSIENT_MESSAGES.some((pattern) => pattern.test(message)));
 }
 
