@@ -67,6 +67,34 @@ describe('database preparation (real PostgreSQL)', () => {
     await expect(migrate(database.url, files)).rejects.toThrow(UnknownSchemaError);
   });
 
+  it('lets an older version start once a newer migration is undone and marked rolled back (README, Upgrades and rollbacks)', async () => {
+    const newer: MigrationFile = {
+      name: '29990102000000_future_table',
+      sql: 'CREATE TABLE future_table (id int)',
+      checksum: 'e'.repeat(64),
+    };
+    // The previous test's unknown migration (it changed nothing) is rolled back the same way.
+    await query(
+      database.url,
+      `UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = '29990101000000_future'`,
+    );
+    await migrate(database.url, [...files, newer]);
+    await expect(verifySchema(database.url, files)).rejects.toThrow(/unknown to this version/);
+    await query(
+      database.url,
+      `DROP TABLE future_table;
+       UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = '${newer.name}'`,
+    );
+    await expect(verifySchema(database.url, files)).resolves.toBeUndefined();
+    // Rolling forward again re-applies it.
+    expect((await migrate(database.url, [...files, newer])).applied).toContain(newer.name);
+    const [table] = await query<{ present: boolean }>(
+      database.url,
+      `SELECT to_regclass('future_table') IS NOT NULL AS present`,
+    );
+    expect(table?.present).toBe(true);
+  });
+
   it('refuses a migration that was edited after it was applied', async () => {
     const edited = files.map((file, index) => (index === 0 ? { ...file, checksum: '0'.repeat(64) } : file));
     await expect(verifySchema(database.url, edited)).rejects.toThrow(/modified after it was applied/);
