@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ApplyChangeUseCase,
@@ -34,7 +34,7 @@ import {
   TEST_POLICY,
   uuidNumber,
 } from '../../libs/domain/src/testing';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 import { events, type InboundCloudEvent } from '../support/events';
 
 /**
@@ -175,9 +175,7 @@ async function interleave(held: InboundCloudEvent, meanwhile: readonly InboundCl
 
 beforeAll(async () => {
   database = await createTestDatabase('concurrent_fan_out');
-  pool = new Pool({ connectionString: database.url, max: 8 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 8);
 });
 
 afterAll(async () => {

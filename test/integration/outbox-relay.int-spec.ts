@@ -1,5 +1,5 @@
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventType, type Session } from '@iam/domain';
@@ -23,7 +23,7 @@ import {
 } from '@iam/persistence';
 import { PlaintextTokenSealer, RandomIds } from '@iam/tokens';
 import { FakeClock, uuidNumber } from '../../libs/domain/src/testing';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 import { testEnvironment, uniqueName } from '../support/environment';
 import { TopicReader, type ReceivedRecord } from '../support/kafka';
 
@@ -285,9 +285,7 @@ const recoveredLogs = () =>
 
 beforeAll(async () => {
   database = await createTestDatabase('outbox_relay');
-  pool = new Pool({ connectionString: database.url, max: 8 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 8);
   sql = new PgSql(pool);
   store = new PgOutboxStore(sql);
 });

@@ -1,9 +1,9 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_SCOPE, type ChangeScope, type Session } from '@iam/domain';
 import { PgAffectedSessionFinder, PgSql } from '@iam/persistence';
 import { uuidNumber } from '../../libs/domain/src/testing';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -67,9 +67,7 @@ async function found(partial: Partial<ChangeScope>, after: string | null = null,
 
 beforeAll(async () => {
   database = await createTestDatabase('affected_sessions');
-  pool = new Pool({ connectionString: database.url, max: 4 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 4);
   finder = new PgAffectedSessionFinder(new PgSql(pool));
 });
 

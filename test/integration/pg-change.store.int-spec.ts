@@ -1,11 +1,11 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_SCOPE, EventType, type Change, type ChangeEvent, type ChangeScope } from '@iam/domain';
 import { PgSql } from '@iam/persistence';
 import { normalizeScope } from '../../libs/persistence/src/changes/change-scope.sql';
 import { PgChangeStore } from '../../libs/persistence/src/changes/pg-change.store';
 import { countingSql } from '../support/counting-sql';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -158,9 +158,7 @@ async function applyAll(events: readonly ChangeEvent[]): Promise<string[]> {
 
 beforeAll(async () => {
   database = await createTestDatabase('change_store');
-  pool = new Pool({ connectionString: database.url, max: 8 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 8);
   store = new PgChangeStore(new PgSql(pool));
 });
 

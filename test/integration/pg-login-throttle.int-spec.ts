@@ -1,7 +1,7 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgLoginThrottle, PgSql } from '@iam/persistence';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 /**
  * The failed-login limit lives in the database: two throttles on two pools
@@ -19,7 +19,10 @@ describe('PgLoginThrottle: client login attempts shared by every instance (real 
 
   beforeAll(async () => {
     database = await createTestDatabase('login_throttle');
-    pools = [1, 2].map(() => new Pool({ connectionString: database.url, max: 8 }));
+    pools = [1, 2].map(() => {
+      const pool = testPool(database.url, 8);
+      return pool;
+    });
     first = new PgLoginThrottle(new PgSql(pools[0]!), settings);
     second = new PgLoginThrottle(new PgSql(pools[1]!), settings);
   });

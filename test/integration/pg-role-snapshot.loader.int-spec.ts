@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   EventType,
@@ -10,7 +10,7 @@ import {
 } from '@iam/domain';
 import { PgChangeStore, PgRoleSnapshotLoader, PgSessionWithRolesReader, PgSql } from '@iam/persistence';
 import { countingSql } from '../support/counting-sql';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -152,9 +152,7 @@ function contents(snapshot: RoleSnapshot) {
 
 beforeAll(async () => {
   database = await createTestDatabase('role_snapshot');
-  pool = new Pool({ connectionString: database.url, max: 4 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 4);
   loader = new PgRoleSnapshotLoader(new PgSql(pool));
 });
 

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   confirmation,
@@ -17,7 +17,7 @@ import { PgSessionRepository, PgSql } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
 import { countingSql } from '../support/counting-sql';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 const TOPIC = 'iam.session-updates.test';
 const CREATED = new Date('2026-03-01T10:00:00.000Z');
@@ -224,9 +224,7 @@ const lastEventId = () => eventIds.issued[eventIds.issued.length - 1]!;
 
 beforeAll(async () => {
   database = await createTestDatabase('session_repo');
-  pool = new Pool({ connectionString: database.url, max: 6 });
-  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
-  pool.on('error', () => undefined);
+  pool = testPool(database.url, 6);
 });
 
 afterAll(async () => {

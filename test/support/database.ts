@@ -1,3 +1,4 @@
+import { Pool } from 'pg';
 import { dropDatabase, ensureDatabase, migrate, readMigrationFiles } from '@iam/persistence';
 import { testEnvironment, uniqueName } from './environment';
 
@@ -21,4 +22,12 @@ export async function createTestDatabase(
   await ensureDatabase(url);
   if (options.migrate ?? true) await migrate(url, readMigrationFiles());
   return { url, drop: () => dropDatabase(url) };
+}
+
+/** A pg pool on a test database that survives the database being dropped under it. */
+export function testPool(url: string, max: number): Pool {
+  const pool = new Pool({ connectionString: url, max });
+  // DROP DATABASE ... WITH (FORCE) can terminate a connection pool.end() is still closing.
+  pool.on('error', () => undefined);
+  return pool;
 }
