@@ -12,9 +12,11 @@ export interface SigningKeySource {
 const DIGEST = 'sha512';
 
 /**
- * The RSA operation (~0.5 ms) runs on libuv's thread pool; the main thread only
- * hands it over, which still cost it ~160 µs a signature under load in
- * bench:http (a thread wake-up on these virtual machines).
+ * The RSA operation (~0.3–0.5 ms) runs on libuv's thread pool; handing it over
+ * costs the main thread ~5 µs measured alone. Under load the profile charges
+ * far more to this call: the main thread waiting for a core on a saturated
+ * machine, not work (batching signatures to worker threads did not help;
+ * README, Benchmarks).
  */
 function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
   return new Promise((resolve, reject) =>
