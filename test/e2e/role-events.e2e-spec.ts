@@ -506,6 +506,37 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     expect(await sessionsUpdatedBy(unlocked)).toEqual([]);
   });
 
+  it("a burst of many users' events, fetched and applied together, still gives each session one token per event, caused by it, in order", async () => {
+    const users = Array.from({ length: 24 }, (_, index) => `burst-user-${index}`);
+    const sessions = new Map<string, string>();
+    for (const user of users) sessions.set(user, (await app.session(user)).claims.sid);
+    // Three rounds over every user: grant, revoke, grant; each event changes its user's authorities.
+    const burst: InboundCloudEvent[] = [];
+    const rounds = [
+      (user: string) => events.userRoleGranted(user, 'BURST-A'),
+      (user: string) => events.userRoleRevoked(user, 'BURST-A'),
+      (user: string) => events.userRoleGranted(user, 'BURST-B'),
+    ];
+    for (const round of rounds) for (const user of users) burst.push(round(user));
+    await publish(roleTopic(), burst);
+
+    for (const user of users) {
+      const sid = sessions.get(user)!;
+      await updates.waitForVersion(sid, 1 + rounds.length);
+      const tokens = updates.forSession(sid).map((update) => update.event.data);
+      expect({ user, versions: tokens.map((token) => token.claimsVersion) }).toEqual({
+        user,
+        versions: [1, 2, 3, 4],
+      });
+      expect(tokens.slice(1).map((token) => token.cause)).toEqual(
+        burst
+          .filter((event) => event.data.userId === user)
+          .map((event) => ({ kind: 'event', eventId: event.id, eventType: event.type })),
+      );
+      expect(tokens.at(-1)).toMatchObject({ authorities: withRoles('BURST-B') });
+    }
+  });
+
   it('an event that changes nothing publishes nothing', async () => {
     const user = 'noop-user';
     const start = await app.session(user);

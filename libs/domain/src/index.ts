@@ -1,6 +1,7 @@
 export * from './changes/apply-change.use-case';
 export * from './changes/change-scope';
 export * from './changes/change-store';
+export * from './changes/independent-runs';
 export * from './sessions/session-decision';
 export * from './errors';
 export * from './events/change';

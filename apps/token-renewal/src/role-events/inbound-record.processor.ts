@@ -1,16 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, deadLetterTopic, type AppConfig } from '@iam/config';
-import { ApplyChangeUseCase, type ApplyChangeOutcome, type Clock } from '@iam/domain';
 import {
+  ApplyChangeUseCase,
+  independentRuns,
+  type ApplyChangeOutcome,
+  type ChangeEvent,
+  type Clock,
+} from '@iam/domain';
+import {
+  batchOfOne,
   CHANNEL_EVENT_TYPES,
   decodeChangeEvent,
   deadLetterMessage,
   type DeadLetterStore,
+  type DecodeResult,
+  type InboundBatch,
   type InboundRecord,
   type InputChannelName,
 } from '@iam/messaging';
-import { lazyChild, ServiceMetrics } from '@iam/observability';
+import { lazyChild, ServiceMetrics, type LineLogger } from '@iam/observability';
 import { CLOCK, ROOT_LOGGER } from '../infrastructure/tokens';
 import { FatalErrors } from '../lifecycle/fatal-errors';
 import { ShutdownSignal } from '../lifecycle/shutdown-signal';
@@ -37,10 +46,18 @@ const OUTCOME_LABELS: Record<ApplyChangeOutcome['applied'], string> = {
 };
 
 /**
+ * Events applied and settled together at most (see independentRuns): a run's
+ * changes commit in one transaction and its sessions are settled in shared
+ * statements, so a longer run saves statements but holds its row locks longer.
+ */
+const MAX_RUN_LENGTH = 64;
+
+/**
  * What happens to every record of an input topic: validated; poison goes to the
  * dead-letter topic with its reason; a valid event is applied and its sessions
- * settled. Returns only when that is durably done (the offset may then be
- * committed); transient failures are waited out, anything else stops the service.
+ * settled. A record's offset is resolved only when that is durably done (the
+ * next commit covers it); transient failures are waited out, anything else
+ * stops the service.
  */
 @Injectable()
 export class InboundRecordProcessor {
@@ -59,6 +76,47 @@ export class InboundRecordProcessor {
     this.logger = rootLogger.child({ component: 'consumer' });
   }
 
+  /** One record on its own (the operator's replay). */
+  async process(
+    channel: InputChannelName,
+    record: InboundRecord,
+    heartbeat: () => Promise<void>,
+  ): Promise<RecordOutcome> {
+    const [outcome] = await this.processBatch(channel, batchOfOne(record, heartbeat));
+    if (!outcome) throw new ProcessingInterruptedError();
+    return outcome;
+  }
+
+  /**
+   * A partition's records in offset order: consecutive valid events in runs
+   * that are applied and settled together, poison records dead-lettered in
+   * between. Stops early, leaving the rest unresolved for redelivery, when
+   * the service shuts down or the partition may have moved to another instance.
+   * Returns the outcome of each record it finished, in order.
+   */
+  async processBatch(channel: InputChannelName, batch: InboundBatch): Promise<RecordOutcome[]> {
+    const outcomes: RecordOutcome[] = [];
+    let events: ChangeEvent[] = [];
+    for (const record of batch.records) {
+      const decoded = decodeChangeEvent(record, CHANNEL_EVENT_TYPES[channel]);
+      if (decoded.ok) {
+        events.push(decoded.event);
+        continue;
+      }
+      if (!(await this.applyRuns(events, batch, outcomes))) return outcomes;
+      events = [];
+      if (!this.mayContinue(batch)) return outcomes;
+      outcomes.push(await this.deadLetter(record, decoded, batch.heartbeat));
+      batch.resolveOffset(record.origin.offset);
+    }
+    await this.applyRuns(events, batch, outcomes);
+    return outcomes;
+  }
+
+  private mayContinue(batch: InboundBatch): boolean {
+    return batch.isActive() && !this.shutdown.requested;
+  }
+
   /**
    * Between two batches of a fan-out: heartbeat, and on shutdown hand the event
    * back (it is recorded as applied, so its redelivery resumes the fan-out).
@@ -68,57 +126,84 @@ export class InboundRecordProcessor {
     await heartbeatOrHandBack(heartbeat, this.logger);
   }
 
-  async process(
-    channel: InputChannelName,
+  private retryOptions(heartbeat: () => Promise<void>, logger: LineLogger) {
+    return { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
+  }
+
+  /** The events in runs, each resolved once settled; false when it stopped early. */
+  private async applyRuns(
+    events: readonly ChangeEvent[],
+    batch: InboundBatch,
+    outcomes: RecordOutcome[],
+  ): Promise<boolean> {
+    for (const run of independentRuns(events, MAX_RUN_LENGTH)) {
+      if (!this.mayContinue(batch)) return false;
+      const first = run[0]!.origin;
+      const origin = { topic: first.topic, partition: first.partition, offset: first.offset };
+      const logger = lazyChild(
+        this.logger,
+        run.length === 1 ? eventFields(run[0]!) : { ...origin, run: run.length },
+      );
+      try {
+        const applied = await retryTransient(
+          () => this.applyChange.executeRun(run, { beforeBatch: () => this.betweenBatches(batch.heartbeat) }),
+          this.retryOptions(batch.heartbeat, logger),
+        );
+        run.forEach((event, index) => outcomes.push(this.applied(event, applied[index]!)));
+        batch.resolveOffset(run[run.length - 1]!.origin.offset);
+        await heartbeatOrHandBack(batch.heartbeat, logger);
+      } catch (error) {
+        if (!(error instanceof ProcessingInterruptedError)) this.fatal.report(error, origin);
+        // Not returning normally keeps the offsets unresolved: the records are delivered again.
+        throw error;
+      }
+    }
+    return true;
+  }
+
+  private applied(event: ChangeEvent, outcome: ApplyChangeOutcome): RecordOutcome {
+    lazyChild(this.logger, eventFields(event)).debug(outcome, 'event applied');
+    this.metrics.eventsConsumed.inc({ type: event.change.type, outcome: OUTCOME_LABELS[outcome.applied] });
+    return { kind: 'event', eventType: event.change.type, ...outcome };
+  }
+
+  private async deadLetter(
     record: InboundRecord,
+    decoded: Extract<DecodeResult, { ok: false }>,
     heartbeat: () => Promise<void>,
   ): Promise<RecordOutcome> {
     const { topic, partition, offset } = record.origin;
-    const origin = { topic, partition, offset };
-    let logger = lazyChild(this.logger, origin);
-    const retry = { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
+    const logger = lazyChild(this.logger, { topic, partition, offset });
     try {
-      const decoded = decodeChangeEvent(record, CHANNEL_EVENT_TYPES[channel]);
-      if (!decoded.ok) {
-        const message = deadLetterMessage(
-          record,
-          decoded,
-          deadLetterTopic(this.config, topic),
-          this.config.kafka.groupId,
-          this.clock.now(),
-        );
-        const first = await retryTransient(
-          () => this.deadLetters.deadLetter(record, decoded, message),
-          retry,
-        );
-        logger.warn(
-          { reason: decoded.reason, detail: decoded.detail, eventId: decoded.eventId, repeated: !first },
-          'record dead-lettered',
-        );
-        // A poison record's type is not a label: it is whatever the sender wrote.
-        this.metrics.eventsConsumed.inc({ type: 'invalid', outcome: 'dead_lettered' });
-        if (first) this.metrics.deadLetters.inc({ topic, reason: decoded.reason });
-        return { kind: 'dead-lettered', reason: decoded.reason, repeated: !first };
-      }
-      logger = lazyChild(this.logger, {
-        ...origin,
-        eventId: decoded.event.id,
-        eventType: decoded.event.change.type,
-      });
-      const outcome = await retryTransient(
-        () => this.applyChange.execute(decoded.event, { beforeBatch: () => this.betweenBatches(heartbeat) }),
-        { ...retry, logger },
+      const message = deadLetterMessage(
+        record,
+        decoded,
+        deadLetterTopic(this.config, topic),
+        this.config.kafka.groupId,
+        this.clock.now(),
       );
-      logger.debug(outcome, 'event applied');
-      this.metrics.eventsConsumed.inc({
-        type: decoded.event.change.type,
-        outcome: OUTCOME_LABELS[outcome.applied],
-      });
-      return { kind: 'event', eventType: decoded.event.change.type, ...outcome };
+      const first = await retryTransient(
+        () => this.deadLetters.deadLetter(record, decoded, message),
+        this.retryOptions(heartbeat, logger),
+      );
+      logger.warn(
+        { reason: decoded.reason, detail: decoded.detail, eventId: decoded.eventId, repeated: !first },
+        'record dead-lettered',
+      );
+      // A poison record's type is not a label: it is whatever the sender wrote.
+      this.metrics.eventsConsumed.inc({ type: 'invalid', outcome: 'dead_lettered' });
+      if (first) this.metrics.deadLetters.inc({ topic, reason: decoded.reason });
+      return { kind: 'dead-lettered', reason: decoded.reason, repeated: !first };
     } catch (error) {
-      if (!(error instanceof ProcessingInterruptedError)) this.fatal.report(error, origin);
-      // Not returning normally keeps the offset uncommitted: the record is delivered again.
+      if (!(error instanceof ProcessingInterruptedError))
+        this.fatal.report(error, { topic, partition, offset });
       throw error;
     }
   }
+}
+
+/** What a log line about one event says of it. */
+function eventFields(event: ChangeEvent) {
+  const { topic, partition, offset } = event.origin;
+  return { topic, partition, offset, eventId: event.id, eventType: event.change.type };
 }

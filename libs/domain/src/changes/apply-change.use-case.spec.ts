@@ -73,6 +73,7 @@ const sessionId = (n: number) => `s${String(n).padStart(5, '0')}`;
 function setup(
   options: {
     result?: AppliedChange;
+    resultFor?: (event: ChangeEvent) => AppliedChange | undefined;
     sessions?: readonly Session[];
     batchSize?: number;
     facts?: RoleFacts;
@@ -82,7 +83,10 @@ function setup(
   const clock = new FakeClock(t0);
   const sessions = new InMemorySessionRepository();
   for (const session of options.sessions ?? []) sessions.seed(session);
-  const changes = new FakeChangeStore(options.result ?? { kind: 'fan-out', scope: scopeOfU1 });
+  const changes = new FakeChangeStore(
+    options.result ?? { kind: 'fan-out', scope: scopeOfU1 },
+    options.resultFor,
+  );
   const finder = new InMemoryAffectedSessionFinder(sessions);
   const roles = new FakeRoleSnapshotLoader(options.facts ?? facts);
   const signer = new FakeTokenSigner();
@@ -466,5 +470,102 @@ describe('ApplyChangeUseCase: concurrent writers', () => {
     );
     expect(changes.completed).toEqual([]);
     expect(sessions.attempted).toHaveLength(0);
+  });
+});
+
+describe('ApplyChangeUseCase: a run of independent events', () => {
+  const eventFor = (id: string, change: ChangeEvent['change'], offset: string): ChangeEvent => ({
+    ...event,
+    id,
+    subject: 'userId' in change.data ? change.data.userId : '',
+    change,
+    origin: { ...event.origin, offset },
+  });
+  const grantU1 = eventFor(
+    'e1',
+    { type: EventType.UserRoleGranted, data: { userId: 'u1', role: 'NEW' } },
+    '1',
+  );
+  const revokeU2 = eventFor(
+    'e2',
+    { type: EventType.UserRoleRevoked, data: { userId: 'u2', role: 'OLD' } },
+    '2',
+  );
+  const lock = eventFor('e3', { type: EventType.UserLocked, data: { userId: 'locked' } }, '3');
+  const run = [grantU1, revokeU2, lock];
+  const scopeOf = (e: ChangeEvent): AppliedChange => ({
+    kind: 'fan-out',
+    scope: { ...EMPTY_SCOPE, userIds: [e.subject] },
+  });
+  const runSessions = [
+    sessionOf('s1'),
+    sessionOf('s2', { userId: 'u2', authorities: [...U2_ALONE, 'ROLE_OLD'].sort() }),
+    sessionOf('s3', { userId: 'locked', authorities: ['ROLE_USER'] }),
+  ];
+
+  it('applies the run in one call and settles its sessions in one page, each caused by its own event', async () => {
+    const { useCase, changes, finder, roles, sessions } = setup({
+      resultFor: scopeOf,
+      sessions: runSessions,
+    });
+    const outcomes = await useCase.executeRun(run);
+    expect(outcomes).toEqual([
+      { applied: 'fan-out', reissued: 1, revoked: 0 },
+      { applied: 'fan-out', reissued: 1, revoked: 0 },
+      { applied: 'fan-out', reissued: 0, revoked: 1 },
+    ]);
+    expect(changes.applyCalls).toBe(1);
+    expect(changes.applied).toEqual(run);
+    expect(finder.calls).toHaveLength(1);
+    expect(finder.calls[0]!.scope.userIds).toEqual(['u1', 'u2', 'locked']);
+    expect(roles.loads).toHaveLength(1);
+    expect(sessions.batches).toHaveLength(1);
+    const causes = Object.fromEntries(
+      sessions.committed.map((write) => [write.session.id, write.update?.cause]),
+    );
+    expect(causes).toEqual({
+      s1: expect.objectContaining({ eventId: 'e1', eventType: EventType.UserRoleGranted }),
+      s2: expect.objectContaining({ eventId: 'e2', eventType: EventType.UserRoleRevoked }),
+      s3: expect.objectContaining({ eventId: 'e3', eventType: EventType.UserLocked }),
+    });
+    expect(sessions.get('s1')!.authorities).toEqual(U1_NOW);
+    expect(sessions.get('s2')!.authorities).toEqual(U2_ALONE);
+    expect(sessions.get('s3')!.status).toBe('REVOKED');
+    expect(changes.completed).toEqual(['e1', 'e2', 'e3']);
+  });
+
+  it('settles only the events that changed something, and completes only those', async () => {
+    const { useCase, changes, finder, sessions } = setup({
+      resultFor: (e) =>
+        e === revokeU2 ? { kind: 'duplicate' } : e === lock ? { kind: 'no-effect' } : scopeOf(e),
+      sessions: runSessions,
+    });
+    expect(await useCase.executeRun(run)).toEqual([
+      { applied: 'fan-out', reissued: 1, revoked: 0 },
+      { applied: 'duplicate', reissued: 0, revoked: 0 },
+      { applied: 'no-effect', reissued: 0, revoked: 0 },
+    ]);
+    expect(finder.calls[0]!.scope.userIds).toEqual(['u1']);
+    expect(sessions.committed.map((write) => write.session.id)).toEqual(['s1']);
+    expect(changes.completed).toEqual(['e1']);
+  });
+
+  it('refuses a run whose events are not confined to users of their own, before writing anything', async () => {
+    const again = eventFor(
+      'e4',
+      { type: EventType.UserRoleRevoked, data: { userId: 'u1', role: 'NEW' } },
+      '4',
+    );
+    const { useCase, changes, sessions } = setup({ resultFor: scopeOf, sessions: runSessions });
+    await expect(useCase.executeRun([grantU1, again])).rejects.toThrow(/not confined to a user of its own/);
+    expect(sessions.attempted).toHaveLength(0);
+    expect(changes.completed).toEqual([]);
+  });
+
+  it('does not complete a run whose settling fails', async () => {
+    const { useCase, roles, changes } = setup({ resultFor: scopeOf, sessions: runSessions });
+    roles.load = async () => Promise.reject(new Error('database down'));
+    await expect(useCase.executeRun(run)).rejects.toThrow('database down');
+    expect(changes.completed).toEqual([]);
   });
 });

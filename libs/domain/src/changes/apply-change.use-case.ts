@@ -7,8 +7,9 @@ import { confirmation, decideSession } from '../sessions/session-decision';
 import type { SessionRepository, SessionWrite } from '../sessions/session-repository';
 import { reissue, type SessionTokenIssuer } from '../sessions/session-token-issuer';
 import type { UpdateCause } from '../sessions/session-update';
-import type { ChangeScope } from './change-scope';
+import { unionOfScopes, type ChangeScope } from './change-scope';
 import type { AffectedSessionFinder, AppliedChange, ChangeStore } from './change-store';
+import { confinedToUser } from './independent-runs';
 
 export interface ApplyChangeDependencies {
   readonly changes: ChangeStore;
@@ -49,8 +50,16 @@ export interface Settled {
   readonly revoked: number;
 }
 
+/** Which event a settled session's token or revocation is owed to. */
+type CauseOf = (session: Session) => UpdateCause;
+
+/** The cause of an event's tokens and revocations. */
+function causeOfEvent(event: ChangeEvent): UpdateCause {
+  return { kind: 'event', eventId: event.id, eventType: event.change.type, occurredAt: event.time };
+}
+
 /**
- * Applies one inbound change and settles every live session it affects: the
+ * Applies inbound changes and settles every live session they affect: the
  * role tables change once (a re-delivered or stale event changes nothing), then
  * the affected sessions are paged through in bounded batches, each batch's new
  * tokens and revocations written atomically with their outbox messages. Only
@@ -60,18 +69,48 @@ export class ApplyChangeUseCase {
   constructor(private readonly deps: ApplyChangeDependencies) {}
 
   async execute(event: ChangeEvent, hooks: ApplyChangeHooks = {}): Promise<ApplyChangeOutcome> {
-    const applied = await this.deps.changes.apply(event);
-    if (applied.kind !== 'fan-out') return { applied: applied.kind, reissued: 0, revoked: 0 };
+    const [outcome] = await this.executeRun([event], hooks);
+    return outcome!;
+  }
 
-    const cause: UpdateCause = {
-      kind: 'event',
-      eventId: event.id,
-      eventType: event.change.type,
-      occurredAt: event.time,
-    };
-    const settled = await this.settleScope(applied.scope, cause, hooks);
-    await this.deps.changes.complete(event.id);
-    return { applied: applied.kind, ...settled };
+  /**
+   * Applies a run of independent events (see independentRuns) as one: their
+   * changes in one transaction, in order, then their sessions settled in
+   * shared pages, each session's token caused by the one event of the run
+   * that reaches it. The outcome is the one the events would have had one
+   * at a time; the statements are those of one event.
+   */
+  async executeRun(
+    events: readonly ChangeEvent[],
+    hooks: ApplyChangeHooks = {},
+  ): Promise<ApplyChangeOutcome[]> {
+    const applied = await this.deps.changes.applyAll(events);
+    const fanOuts = events.flatMap((event, index) => {
+      const change = applied[index]!;
+      return change.kind === 'fan-out' ? [{ event, scope: change.scope }] : [];
+    });
+    const settled = new Map<string, { reissued: number; revoked: number }>();
+    if (fanOuts.length > 0) {
+      const writes = await this.settlePages(
+        unionOfScopes(fanOuts.map((fanOut) => fanOut.scope)),
+        causeWithinRun(fanOuts.map((fanOut) => fanOut.event)),
+        hooks,
+      );
+      for (const write of writes) {
+        const cause = write.update!.cause;
+        if (cause.kind !== 'event') continue;
+        const tally = settled.get(cause.eventId) ?? { reissued: 0, revoked: 0 };
+        if (write.session.status === 'REVOKED') tally.revoked += 1;
+        else tally.reissued += 1;
+        settled.set(cause.eventId, tally);
+      }
+      await this.deps.changes.completeAll(fanOuts.map((fanOut) => fanOut.event.id));
+    }
+    return events.map((event, index) => ({
+      applied: applied[index]!.kind,
+      reissued: settled.get(event.id)?.reissued ?? 0,
+      revoked: settled.get(event.id)?.revoked ?? 0,
+    }));
   }
 
   /**
@@ -80,21 +119,29 @@ export class ApplyChangeUseCase {
    * events: an operator's change to a client's roles fans out through here.
    */
   async settleScope(scope: ChangeScope, cause: UpdateCause, hooks: ApplyChangeHooks = {}): Promise<Settled> {
-    let reissued = 0;
-    let revoked = 0;
+    const writes = await this.settlePages(scope, () => cause, hooks);
+    const revoked = writes.filter((write) => write.session.status === 'REVOKED').length;
+    return { reissued: writes.length - revoked, revoked };
+  }
+
+  /** Pages through the scope's live sessions; returns the writes that published something. */
+  private async settlePages(
+    scope: ChangeScope,
+    causeOf: CauseOf,
+    hooks: ApplyChangeHooks,
+  ): Promise<SessionWrite[]> {
+    const published: SessionWrite[] = [];
     let afterSessionId: string | null = null;
     for (;;) {
       await hooks.beforeBatch?.();
       const now = this.deps.clock.now();
       const page = await this.deps.affected.findAffected(scope, afterSessionId, this.deps.batchSize, now);
       if (page.length === 0) break;
-      const settled = await this.settle(page, cause);
-      reissued += settled.reissued;
-      revoked += settled.revoked;
+      published.push(...(await this.settle(page, causeOf)));
       afterSessionId = page[page.length - 1]!.id;
       if (page.length < this.deps.batchSize) break;
     }
-    return { reissued, revoked };
+    return published;
   }
 
   /**
@@ -105,11 +152,11 @@ export class ApplyChangeUseCase {
    * writer that read older facts before this change committed cannot leave
    * its stale token behind: whichever of the two writes second fails and is
    * decided again on what the first left and the facts as they are then.
+   * Returns the writes that published a token or a revocation.
    */
-  private async settle(sessions: readonly Session[], cause: UpdateCause): Promise<Settled> {
+  private async settle(sessions: readonly Session[], causeOf: CauseOf): Promise<SessionWrite[]> {
     let pending = sessions;
-    let reissued = 0;
-    let revoked = 0;
+    const published: SessionWrite[] = [];
     for (let attempt = 1; attempt <= MAX_SETTLE_ATTEMPTS; attempt += 1) {
       const now = this.deps.clock.now();
       const snapshot = await this.deps.roles.load(pending);
@@ -118,22 +165,48 @@ export class ApplyChangeUseCase {
           const decision = decideSession(session, snapshot, now);
           // An ended session takes no writes from anyone: there is nothing to guard.
           if (decision.kind === 'unchanged') return isLive(session, now) ? confirmation(session) : undefined;
+          const cause = causeOf(session);
           if (decision.kind === 'revoke') return revocation(session, decision.reason, now, cause);
           return reissue(session, await this.deps.issuer.issue(session, decision.claims, now, cause));
         }),
       );
       const effective = writes.filter((write): write is SessionWrite => write !== undefined);
-      if (effective.length === 0) return { reissued, revoked };
+      if (effective.length === 0) return published;
       const conflicts = await this.deps.sessions.writeMany(effective);
-      for (const write of effective) {
-        if (conflicts.has(write.session.id) || write.update === null) continue;
-        if (write.session.status === 'REVOKED') revoked += 1;
-        else reissued += 1;
-      }
-      if (conflicts.size === 0) return { reissued, revoked };
+      published.push(
+        ...effective.filter((write) => !conflicts.has(write.session.id) && write.update !== null),
+      );
+      if (conflicts.size === 0) return published;
       pending = await this.deps.sessions.findByIds([...conflicts]);
-      if (pending.length === 0) return { reissued, revoked };
+      if (pending.length === 0) return published;
     }
     throw new SessionContentionError(pending.map((session) => session.id));
   }
+}
+
+/**
+ * The cause of each session's update within a run: the one event of the run
+ * confined to the session's user (a run of several holds only such events, one
+ * per user), or the run's only event.
+ */
+function causeWithinRun(events: readonly ChangeEvent[]): CauseOf {
+  if (events.length === 1) {
+    const cause = causeOfEvent(events[0]!);
+    return () => cause;
+  }
+  const byUser = new Map<string, UpdateCause>();
+  for (const event of events) {
+    const user = confinedToUser(event);
+    if (user === null || byUser.has(user)) {
+      throw new Error(
+        `event ${event.id} cannot share a run: its effect is not confined to a user of its own`,
+      );
+    }
+    byUser.set(user, causeOfEvent(event));
+  }
+  return (session) => {
+    const cause = byUser.get(session.userId);
+    if (!cause) throw new Error(`session ${session.id} is outside every event of its run`);
+    return cause;
+  };
 }

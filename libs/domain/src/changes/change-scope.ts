@@ -42,3 +42,16 @@ export function isEmptyScope(scope: ChangeScope): boolean {
     scope.groupIds.length === 0
   );
 }
+
+/** Everyone any of the scopes can affect (members may repeat; the finder reads each session once). */
+export function unionOfScopes(scopes: readonly ChangeScope[]): ChangeScope {
+  if (scopes.length === 1) return scopes[0]!;
+  return {
+    userIds: scopes.flatMap((scope) => scope.userIds),
+    businessIds: scopes.flatMap((scope) => scope.businessIds),
+    clientIds: scopes.flatMap((scope) => scope.clientIds),
+    serviceIds: scopes.flatMap((scope) => scope.serviceIds),
+    memberships: scopes.flatMap((scope) => scope.memberships),
+    groupIds: scopes.flatMap((scope) => scope.groupIds),
+  };
+}

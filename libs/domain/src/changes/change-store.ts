@@ -14,12 +14,13 @@ export type AppliedChange =
 /** The role tables and the processed-event record (one transaction per call). */
 export interface ChangeStore {
   /**
-   * Atomically claims the event id, applies the change last-writer-wins and
-   * records the scope; a re-delivered event returns what its first run left.
+   * Atomically, in one transaction and in the given order: claims each event
+   * id, applies each change last-writer-wins and records its scope; a
+   * re-delivered event gets what its first run left. One answer per event.
    */
-  apply(event: ChangeEvent): Promise<AppliedChange>;
-  /** Marks the event's fan-out as complete. */
-  complete(eventId: string): Promise<void>;
+  applyAll(events: readonly ChangeEvent[]): Promise<AppliedChange[]>;
+  /** Marks these events' fan-outs as complete. */
+  completeAll(eventIds: readonly string[]): Promise<void>;
 }
 
 /** Pages through the live sessions in a scope, in id order. */

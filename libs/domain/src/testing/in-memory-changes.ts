@@ -9,15 +9,23 @@ export class FakeChangeStore implements ChangeStore {
   readonly applied: ChangeEvent[] = [];
   readonly completed: string[] = [];
 
-  constructor(public result: AppliedChange) {}
+  /** How many calls applied events (a run is one call, one transaction). */
+  applyCalls = 0;
 
-  async apply(event: ChangeEvent): Promise<AppliedChange> {
-    this.applied.push(event);
-    return this.result;
+  /** `result` answers every event, unless `resultFor` answers it. */
+  constructor(
+    public result: AppliedChange,
+    private readonly resultFor: (event: ChangeEvent) => AppliedChange | undefined = () => undefined,
+  ) {}
+
+  async applyAll(events: readonly ChangeEvent[]): Promise<AppliedChange[]> {
+    this.applyCalls += 1;
+    this.applied.push(...events);
+    return events.map((event) => this.resultFor(event) ?? this.result);
   }
 
-  async complete(eventId: string): Promise<void> {
-    this.completed.push(eventId);
+  async completeAll(eventIds: readonly string[]): Promise<void> {
+    this.completed.push(...eventIds);
   }
 }
 

@@ -22,3 +22,22 @@ export function headerPairs(
   }
   return pairs;
 }
+
+/**
+ * Records of one partition as the consumer fetched them, in offset order, and
+ * what the consumer may do while it works through them.
+ */
+export interface InboundBatch {
+  readonly records: readonly InboundRecord[];
+  /** Keeps the partition assigned to this instance during long work. */
+  heartbeat(): Promise<void>;
+  /** Marks a record and every one before it done: the next commit covers them. */
+  resolveOffset(offset: string): void;
+  /** False once the consumer stops or the partition may belong to another instance. */
+  isActive(): boolean;
+}
+
+/** A lone record as a batch (the operator's replay works record by record). */
+export function batchOfOne(record: InboundRecord, heartbeat: () => Promise<void>): InboundBatch {
+  return { records: [record], heartbeat, resolveOffset: () => undefined, isActive: () => true };
+}

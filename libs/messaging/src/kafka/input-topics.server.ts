@@ -1,27 +1,19 @@
 import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
-import type { Consumer } from '@nestjs/microservices/external/kafka.interface';
-import { KafkaParser } from '@nestjs/microservices/helpers/kafka-parser';
+import type { Consumer, EachBatchPayload } from '@nestjs/microservices/external/kafka.interface';
+import { isObservable, lastValueFrom } from 'rxjs';
+import { headerPairs, type InboundBatch } from '../inbound/inbound-record';
 import type { InputChannelName } from './channels';
 import type { ConsumerState } from './consumer-state';
-
-/**
- * Leaves every record as kafkajs read it (key, value and headers as bytes):
- * validation is ours, and a dead letter must carry the record unchanged.
- */
-class RawRecordParser extends KafkaParser {
-  override parse<T = unknown>(data: unknown): T {
-    const message = data as { headers?: Record<string, unknown> };
-    return { ...message, headers: { ...message.headers } } as T;
-  }
-}
 
 export type KafkaServerOptions = Required<KafkaOptions>['options'];
 
 /**
- * Nest's Kafka transport, with two adjustments: handlers subscribe to logical
+ * Nest's Kafka transport, with three adjustments: handlers subscribe to logical
  * channels (`@EventPattern(InputChannel.RoleChanges)`) mapped to the configured
- * topic names, and the consumer's group membership and lag are reported for
- * readiness and metrics.
+ * topic names; a handler receives a partition's fetched records together (an
+ * InboundBatch, which it works through in order and resolves as it goes) rather
+ * than one record per call, so that events can share statements; and the
+ * consumer's group membership and lag are reported for readiness and metrics.
  */
 export class InputTopicsKafkaServer extends ServerKafka {
   private readonly channelByTopic: ReadonlyMap<string, string>;
@@ -32,7 +24,6 @@ export class InputTopicsKafkaServer extends ServerKafka {
     private readonly state: ConsumerState,
   ) {
     super(options);
-    this.parser = new RawRecordParser();
     this.channelByTopic = new Map(Object.entries(topicByChannel).map(([channel, topic]) => [topic, channel]));
   }
 
@@ -44,11 +35,38 @@ export class InputTopicsKafkaServer extends ServerKafka {
       return topic;
     });
     await consumer.subscribe({ ...this.options.subscribe, topics });
-    await consumer.run({ ...this.options.run, eachMessage: this.getMessageHandler() });
+    await consumer.run({
+      ...this.options.run,
+      // Offsets are resolved by the handler, record by record, once their effect is committed.
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
   }
 
-  override getHandlerByPattern(pattern: string) {
-    return super.getHandlerByPattern(this.channelByTopic.get(pattern) ?? pattern);
+  /**
+   * Hands the batch to the channel's `@EventPattern` handler; a failure
+   * propagates to kafkajs, which fetches the unresolved records again.
+   */
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const channel = this.channelByTopic.get(batch.topic) ?? batch.topic;
+    const inbound: InboundBatch = {
+      records: batch.messages.map((message) => ({
+        origin: { topic: batch.topic, partition: batch.partition, offset: message.offset },
+        key: message.key ?? null,
+        value: message.value ?? null,
+        headers: headerPairs(message.headers),
+        timestamp: message.timestamp,
+      })),
+      heartbeat: () => payload.heartbeat(),
+      resolveOffset: (offset) => payload.resolveOffset(offset),
+      isActive: () => payload.isRunning() && !payload.isStale(),
+    };
+    const handler = this.getHandlerByPattern(channel);
+    if (!handler) throw new Error(`no handler is registered for channel ${channel}`);
+    // The handler as Nest wraps it (pipes, interceptors, exception filters); it may answer with a stream.
+    const result: unknown = await handler(inbound);
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
   }
 
   protected override registerConsumerEventListeners(): void {

@@ -64,38 +64,61 @@ export class PgChangeStore implements ChangeStore {
    * waiting on the WAL flush as the largest wait, and a completion is the last
    * of three commits per event (bench:events throughput did not measurably move).
    */
-  private readonly completions: MicroBatcher<string, void>;
+  private readonly completions: MicroBatcher<readonly string[], void>;
 
   constructor(private readonly sql: Sql) {
-    this.completions = new MicroBatcher<string, void>(
-      async (eventIds) => {
-        await completeEvents(this.sql, eventIds);
-        return eventIds.map(() => undefined);
+    this.completions = new MicroBatcher<readonly string[], void>(
+      async (calls) => {
+        await completeEvents(this.sql, calls.flat());
+        return calls.map(() => undefined);
       },
-      { concurrency: 1, maxBatch: 256, sharedFailure: isDatabaseUnavailable },
+      { concurrency: 1, maxBatch: 256, weigh: (ids) => ids.length, sharedFailure: isDatabaseUnavailable },
     );
   }
 
-  apply(event: ChangeEvent): Promise<AppliedChange> {
-    return this.sql.transaction(async (sql) => {
-      const claimedScope = scopeNamedByEvent(event.change);
-      const earlier = await claimEvent(sql, event, claimedScope, entitiesNamedByEvent(event.change));
-      if (earlier) return earlier;
+  /** One event in a transaction of its own. */
+  async apply(event: ChangeEvent): Promise<AppliedChange> {
+    const [applied] = await this.applyAll([event]);
+    return applied!;
+  }
 
-      const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
-      if (effect === null) {
-        await completeEvents(sql, [event.id]);
-        return { kind: 'no-effect' };
-      }
-      const scope = normalizeScope(effect);
-      if (!sameScope(scope, claimedScope)) await recordScope(sql, event.id, scope);
-      return { kind: 'fan-out', scope };
+  /**
+   * The events one after the other in one transaction: a run of independent
+   * events (independentRuns) commits once. Rows are locked per event, in the
+   * order the events come, so two runs that meet on a row can deadlock;
+   * PostgreSQL then aborts one, which is retried whole like any transient failure.
+   */
+  applyAll(events: readonly ChangeEvent[]): Promise<AppliedChange[]> {
+    return this.sql.transaction(async (sql) => {
+      const applied: AppliedChange[] = [];
+      for (const event of events) applied.push(await applyEvent(sql, event));
+      return applied;
     });
   }
 
   complete(eventId: string): Promise<void> {
-    return this.completions.submit(eventId);
+    return this.completeAll([eventId]);
   }
+
+  completeAll(eventIds: readonly string[]): Promise<void> {
+    return eventIds.length === 0 ? Promise.resolve() : this.completions.submit(eventIds);
+  }
+}
+
+/** Claims the event and applies its change, inside the caller's transaction. */
+async function applyEvent(sql: Sql, event: ChangeEvent): Promise<AppliedChange> {
+  const claimedScope = scopeNamedByEvent(event.change);
+  const earlier = await claimEvent(sql, event, claimedScope, entitiesNamedByEvent(event.change));
+  if (earlier) return earlier;
+
+  const effect = await applyChange(sql, event.change, { at: event.timestamp, eventId: event.id });
+  if (effect === null) {
+    await completeEvents(sql, [event.id]);
+    return { kind: 'no-effect' };
+  }
+  const scope = normalizeScope(effect);
+  if (!sameScope(scope, claimedScope)) await recordScope(sql, event.id, scope);
+  return { kind: 'fan-out', scope };
 }
 
 /**
