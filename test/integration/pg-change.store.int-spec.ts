@@ -1,11 +1,19 @@
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EMPTY_SCOPE, EventType, type Change, type ChangeEvent, type ChangeScope } from '@iam/domain';
+import {
+  EMPTY_SCOPE,
+  EventType,
+  independentRuns,
+  type Change,
+  type ChangeEvent,
+  type ChangeScope,
+} from '@iam/domain';
 import { PgSql } from '@iam/persistence';
 import { normalizeScope } from '../../libs/persistence/src/changes/change-scope.sql';
 import { PgChangeStore } from '../../libs/persistence/src/changes/pg-change.store';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
+import { seededRandom } from '../support/seeded-random';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -1016,5 +1024,114 @@ describe('PgChangeStore: concurrency', () => {
     expect(await rows(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = 'once'`)).toEqual([
       { n: 1 },
     ]);
+  });
+});
+
+describe('PgChangeStore: a run of user-role events in one statement', () => {
+  /** Role tables and processed events, without the completion times (now() differs between runs). */
+  async function comparable() {
+    const { processed, ...tables } = await snapshot();
+    return {
+      ...tables,
+      processed: (processed as { completed_at?: unknown }[]).map(({ completed_at: _at, ...row }) => row),
+    };
+  }
+
+  it('claims and writes a run of different users in one statement', async () => {
+    await applyAll([event('r0', at(0), change.userRole(true, 'u2', 'ADMIN'))]);
+    const counted = countingSql(new PgSql(pool));
+    const counting = new PgChangeStore(counted.sql);
+    const run = [
+      event('r1', at(1), change.userRole(true, 'u1', 'ADMIN')),
+      event('r2', at(1), change.userRole(true, 'u2', 'ADMIN')),
+      event('r3', at(1), change.userRole(false, 'u3', 'ADMIN')),
+    ];
+    expect(await counting.applyAll(run)).toEqual([fanOut({ userIds: ['u1'] }), NO_EFFECT, NO_EFFECT]);
+    expect(counted.statements).toEqual(['change-claim-and-write-user-roles', 'change-complete-events']);
+    expect(await rows(`SELECT event_id, status, scope FROM processed_events ORDER BY event_id`)).toEqual([
+      { event_id: 'r0', status: 'COMPLETED', scope: null },
+      { event_id: 'r1', status: 'APPLIED', scope: normalizeScope({ userIds: ['u1'] }) },
+      { event_id: 'r2', status: 'COMPLETED', scope: null },
+      { event_id: 'r3', status: 'COMPLETED', scope: null },
+    ]);
+    // The revocation of a role never held is recorded: an older grant replayed later stays out.
+    expect(
+      await store.applyAll([
+        event('r4', at(0), change.userRole(true, 'u3', 'ADMIN')),
+        event('r5', at(2), change.userRole(true, 'u4', 'X')),
+      ]),
+    ).toEqual([NO_EFFECT, fanOut({ userIds: ['u4'] })]);
+  });
+
+  it('ends in the same role tables, processed events and outcomes as the same events one at a time', async () => {
+    const next = seededRandom(20_261_129);
+    const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
+    const sequence: ChangeEvent[] = [];
+    for (let i = 0; i < 240; i += 1) {
+      // Now and then an event delivered again, or one older than what its fact holds.
+      if (i > 10 && next() < 0.1) {
+        sequence.push(sequence[Math.floor(next() * sequence.length)]!);
+        continue;
+      }
+      const user = users[Math.floor(next() * users.length)]!;
+      const role = `R${Math.floor(next() * 3)}`;
+      const time = at(Math.floor(next() * 10), Math.floor(next() * 3));
+      sequence.push(event(`s${String(i).padStart(3, '0')}`, time, change.userRole(next() < 0.6, user, role)));
+    }
+
+    const oneAtATime = await applyAll(sequence);
+    const expected = await comparable();
+
+    await pool.query('TRUNCATE users, businesses, clients, groups, processed_events CASCADE');
+    const runs = independentRuns(sequence, 64);
+    expect(runs.some((run) => run.length > 3)).toBe(true);
+    const together: string[] = [];
+    for (const run of runs) {
+      const applied = await store.applyAll(run);
+      const fannedOut = run.filter((_, index) => applied[index]!.kind === 'fan-out').map((e) => e.id);
+      await store.completeAll(fannedOut);
+      together.push(...applied.map((outcome) => outcome.kind));
+    }
+    expect(together).toEqual(oneAtATime);
+    expect(await comparable()).toEqual(expected);
+  });
+
+  it('writes a fact again on its own when a concurrent transaction inserted it under the statement', async () => {
+    const blocker = await pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`INSERT INTO users (id) VALUES ('u1')`);
+      await blocker.query(
+        `INSERT INTO user_roles (user_id, role, present, changed_at, event_id)
+         VALUES ('u1', 'ADMIN', true, $1::timestamptz, 'other')`,
+        [at(1)],
+      );
+      const run = store.applyAll([
+        event('c1', at(2), change.userRole(false, 'u1', 'ADMIN')),
+        event('c2', at(2), change.userRole(true, 'u2', 'ADMIN')),
+      ]);
+      // The run waits on the uncommitted row; the grant it then finds is what its revocation flips.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await blocker.query('COMMIT');
+      expect(await run).toEqual([fanOut({ userIds: ['u1'] }), fanOut({ userIds: ['u2'] })]);
+    } finally {
+      blocker.release();
+    }
+    expect(await rows(`SELECT user_id, present, event_id FROM user_roles ORDER BY 1`)).toEqual([
+      { user_id: 'u1', present: false, event_id: 'c1' },
+      { user_id: 'u2', present: true, event_id: 'c2' },
+    ]);
+  });
+
+  it('falls back to one event at a time for a run that is not only user roles of different users', async () => {
+    const counted = countingSql(new PgSql(pool));
+    const counting = new PgChangeStore(counted.sql);
+    expect(
+      await counting.applyAll([
+        event('m1', at(1), change.userRole(true, 'u1', 'ADMIN')),
+        event('m2', at(1), change.userLock(true, 'u2')),
+      ]),
+    ).toEqual([fanOut({ userIds: ['u1'] }), fanOut({ userIds: ['u2'] })]);
+    expect(counted.statements).not.toContain('change-claim-and-write-user-roles');
   });
 });

@@ -127,7 +127,7 @@ SELECT (SELECT present FROM held) AS before,
 /** Attempts before giving up on a row that keeps appearing under the write. */
 const MAX_FACT_ATTEMPTS = 3;
 
-interface FactWriteRow {
+export interface FactWriteRow {
   readonly before: boolean | null;
   readonly older: boolean;
   readonly inserted: boolean;
@@ -157,12 +157,23 @@ export async function writeFact(
       stamp.eventId,
     ]);
     if (!row) throw new Error(`the ${table.name} fact write returned no row`);
-    if (row.inserted) return { won: true, before: null, flipped: present };
-    if (row.before === null) continue;
-    if (!row.older) return { won: false, before: row.before, flipped: false };
-    if (row.updated) return { won: true, before: row.before, flipped: row.before !== present };
+    const write = factWriteOutcome(row, present);
+    if (write) return write;
   }
   throw new Error(`the ${table.name} fact ${keys.join('/')} kept changing while being written`);
+}
+
+/**
+ * What a fact write's row says it did; null when the row appeared under the
+ * write (a concurrent transaction inserted it after the statement's snapshot)
+ * and the write must run again with a fresh one.
+ */
+export function factWriteOutcome(row: FactWriteRow, present: boolean): FactWrite | null {
+  if (row.inserted) return { won: true, before: null, flipped: present };
+  if (row.before === null) return null;
+  if (!row.older) return { won: false, before: row.before, flipped: false };
+  if (row.updated) return { won: true, before: row.before, flipped: row.before !== present };
+  return null;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   type Stamp,
 } from './lww-facts.sql';
 import { claimEvent, completeEvents, recordScope, type NamedEntities } from './processed-events.sql';
+import { applyUserRoleEvents, isUserRoleEvent, type UserRoleEvent } from './user-role-run.sql';
 
 /** What a change did: null when nothing visible changed, else who it can affect. */
 type Effect = Partial<ChangeScope> | null;
@@ -90,6 +91,9 @@ export class PgChangeStore implements ChangeStore {
    */
   applyAll(events: readonly ChangeEvent[]): Promise<AppliedChange[]> {
     return this.sql.transaction(async (sql) => {
+      // The common run, user-role changes of different users, claims and writes in one statement.
+      if (events.length > 1 && allUserRoleEventsOfDistinctUsers(events))
+        return applyUserRoleEvents(sql, events);
       const applied: AppliedChange[] = [];
       for (const event of events) applied.push(await applyEvent(sql, event));
       return applied;
@@ -103,6 +107,16 @@ export class PgChangeStore implements ChangeStore {
   completeAll(eventIds: readonly string[]): Promise<void> {
     return eventIds.length === 0 ? Promise.resolve() : this.completions.submit(eventIds);
   }
+}
+
+/** True when every event changes a user role, no two name the same user and no two share an id. */
+function allUserRoleEventsOfDistinctUsers(events: readonly ChangeEvent[]): events is UserRoleEvent[] {
+  const userRoleEvents = events.filter(isUserRoleEvent);
+  return (
+    userRoleEvents.length === events.length &&
+    new Set(userRoleEvents.map((event) => event.change.data.userId)).size === events.length &&
+    new Set(events.map((event) => event.id)).size === events.length
+  );
 }
 
 /** Claims the event and applies its change, inside the caller's transaction. */

@@ -54,14 +54,17 @@ export async function claimEvent(
     scope === null ? null : JSON.stringify(scope),
     ...ENTITY_KINDS.map((kind) => entities[kind] ?? []),
   ]);
-  if (claimed.length > 0) return null;
+  return claimed.length > 0 ? null : earlierRun(sql, event.id);
+}
 
+/** What an earlier run of a claimed event left: done (a duplicate), or its fan-out to resume. */
+export async function earlierRun(sql: Sql, eventId: string): Promise<AppliedChange> {
   const [earlier] = await sql.query<{ status: 'APPLIED' | 'COMPLETED'; scope: unknown }>(
     'change-earlier-run',
     'SELECT status::text AS status, scope FROM processed_events WHERE event_id = $1',
-    [event.id],
+    [eventId],
   );
-  if (!earlier) throw new Error(`processed event ${event.id} conflicted but cannot be read`);
+  if (!earlier) throw new Error(`processed event ${eventId} conflicted but cannot be read`);
   if (earlier.status === 'COMPLETED') return { kind: 'duplicate' };
   return { kind: 'fan-out', scope: parseStoredScope(earlier.scope) };
 }
