@@ -26,4 +26,5 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/apps/token-renewal/main.js"]
+# The heap cap of scripts/lib/project.mjs (SERVICE_NODE_ARGS), as every other launcher starts the service.
+CMD ["node", "--max-old-space-size=160", "dist/apps/token-renewal/main.js"]

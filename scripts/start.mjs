@@ -4,7 +4,15 @@
 // answers, prepares local keys, and runs the service (it creates and migrates its
 // database itself). Ctrl-C stops the service, then the broker this script started.
 import { spawn } from 'node:child_process';
-import { ensureBuilt, ensureInstalled, localEnvironment, log, root, run } from './lib/project.mjs';
+import {
+  ensureBuilt,
+  ensureInstalled,
+  localEnvironment,
+  log,
+  root,
+  run,
+  SERVICE_NODE_ARGS,
+} from './lib/project.mjs';
 
 ensureInstalled();
 ensureBuilt();
@@ -27,7 +35,7 @@ run(
   { env },
 );
 
-const service = spawn(process.execPath, ['dist/apps/token-renewal/main.js'], {
+const service = spawn(process.execPath, [...SERVICE_NODE_ARGS, 'dist/apps/token-renewal/main.js'], {
   cwd: root,
   env,
   stdio: 'inherit',

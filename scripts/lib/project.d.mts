@@ -1,4 +1,5 @@
 export declare const root: string;
+export declare const SERVICE_NODE_ARGS: readonly string[];
 export declare function ensureInstalled(): void;
 export declare function ensureBuilt(): void;
 export declare function localEnvironment(brokerPort: number): {

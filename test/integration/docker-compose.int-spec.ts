@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { environmentSchema } from '@iam/config';
 import { brokerProperties, KAFKA_VERSION } from '../../scripts/kafka.mjs';
-import { localEnvironment } from '../../scripts/lib/project.mjs';
+import { localEnvironment, SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
 
 /**
  * Docker cannot run on the development machines, so the compose file is checked
@@ -109,7 +109,10 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
-    expect(dockerfile).toContain('CMD ["node", "dist/apps/token-renewal/main.js"]');
+    // With Node's options every other launcher gives the service (scripts/lib/project.mjs).
+    expect(dockerfile).toContain(
+      `CMD ${JSON.stringify(['node', ...SERVICE_NODE_ARGS, 'dist/apps/token-renewal/main.js']).replaceAll(',', ', ')}`,
+    );
   });
 
   it('uses the Node.js major the project pins', () => {

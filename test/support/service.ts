@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dropDatabase } from '@iam/persistence';
 import { generateRecipientKeyPair } from '@iam/tokens';
+import { SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
 import { testDatabaseUrl } from './database';
 import { testEnvironment, uniqueName } from './environment';
 
@@ -121,12 +122,12 @@ export class ServiceInstance {
       env?: Record<string, string>;
       waitUntilReady?: boolean;
       discardLogs?: boolean;
-      /** Node's own options for the service (a profiler, say). */
+      /** Node's own options for the service (a profiler, say), after those it always runs with. */
       nodeArgs?: readonly string[];
     } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SERVICE_MAIN], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(options.nodeArgs ?? []), SERVICE_MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
       // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.
