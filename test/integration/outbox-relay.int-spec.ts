@@ -102,7 +102,7 @@ const producers: Producer[] = [];
 
 function startRelay(
   target: Deployment,
-  options: { idleWaitMs?: number; batchSize?: number; signal?: OutboxSignal } = {},
+  options: { idleWaitMs?: number; batchSize?: number; batchBytes?: number; signal?: OutboxSignal } = {},
 ): RunningRelay {
   const leadership = new PgRelayLeadership(database.url, logger);
   const signal = options.signal ?? new OutboxSignal();
@@ -120,6 +120,7 @@ function startRelay(
         progressGroupId: target.progressGroupId,
         progressTopic: target.progressTopic,
         batchSize: options.batchSize ?? 10,
+        batchBytes: options.batchBytes ?? 512 * 1024,
         idleWaitMs: options.idleWaitMs ?? 100,
         lingerMs: 5,
         retryBackoffMs: { initial: 100, max: 1_000 },
@@ -342,6 +343,50 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     expect(await committedProgress(target)).toBe(state!.last);
   });
 
+  it("splits a backlog bigger than the broker's message limit into batches within the byte budget, and publishes all of it", async () => {
+    const target = await deployment('relay-bytes');
+    // 400 messages of ~4 KB for one partition: one batch of them (1.6 MB) is refused by the broker's
+    // default message.max.bytes (1 MiB), on every retry: the relay would never get past it.
+    const large = messages(target.topic, 400).map((message, n) => ({
+      ...message,
+      key: 'one-user',
+      value: JSON.stringify({ n, padding: 'x'.repeat(4_000) }),
+    }));
+    await enqueue(large);
+    const reader = await openReader(target.topic);
+    const relay = startRelay(target, { batchSize: 500, batchBytes: 512 * 1024 });
+    await drained();
+    await expectExactly(reader, 400);
+    expect(received(reader.records)).toEqual(asReceived(large));
+    expect(relay.published).toBe(400);
+    // ~1.6 MB in batches of at most 512 KiB: at least four of them.
+    const [state] = (
+      await pool.query<{ last: string }>('SELECT last_batch_id::text AS last FROM outbox_relay_state')
+    ).rows;
+    expect(Number(await committedProgress(target))).toBe(Number(state!.last));
+  });
+
+  it('claims at least one message, however large, and no more than fit the budget', async () => {
+    const target = `${uniqueName('claim-bytes')}.topic`;
+    const sizes = [3_000, 1_000, 1_000, 5_000, 10];
+    await enqueue(
+      sizes.map((size, n) => ({
+        topic: target,
+        key: null,
+        value: 'v'.repeat(size),
+        headers: [['n', String(n)]],
+      })),
+    );
+    const store = new PgOutboxStore(sql);
+    const sizesOf = (batch: OutboxBatch | null) => batch?.messages.map((message) => message.value!.length);
+    expect(sizesOf(await store.claimNextBatch({ messages: 10, bytes: 2_000 }))).toEqual([3_000]);
+    expect(sizesOf(await store.claimNextBatch({ messages: 10, bytes: 2_200 }))).toEqual([1_000, 1_000]);
+    expect(sizesOf(await store.claimNextBatch({ messages: 1, bytes: 100_000 }))).toEqual([5_000]);
+    expect(sizesOf(await store.claimNextBatch({ messages: 10, bytes: 100_000 }))).toEqual([10]);
+    expect(await store.claimNextBatch({ messages: 10, bytes: 100_000 })).toBeNull();
+    await pool.query('DELETE FROM outbox');
+  });
+
   it('is woken at once by its own process: a session written through PgSessionRepository is published as its CloudEvent', async () => {
     const target = await deployment('relay-signal');
     const signal = new OutboxSignal();
@@ -440,7 +485,7 @@ describe('OutboxRelay: crash recovery without duplicates', () => {
     const target = await deployment('relay-crash-a');
     const first = messages(target.topic, 5);
     await enqueue(first);
-    const batch = (await store.claimNextBatch(100))!;
+    const batch = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     expect(batch.messages.map((m) => m.value?.toString())).toEqual(first.map((m) => m.value));
     await sendAsCrashedRelay(target, batch, 'commit');
     expect(await assignedBatches()).toEqual([{ batch_id: batch.batchId.toString(), n: 5 }]);
@@ -467,7 +512,7 @@ describe('OutboxRelay: crash recovery without duplicates', () => {
     const target = await deployment('relay-crash-b');
     const first = messages(target.topic, 4);
     await enqueue(first);
-    const batch = (await store.claimNextBatch(100))!;
+    const batch = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     // Rows written after the crash wait behind the assigned batch.
     const later = messages(target.topic, 2, 4);
     await enqueue(later);
@@ -490,11 +535,11 @@ describe('OutboxRelay: crash recovery without duplicates', () => {
     const target = await deployment('relay-crash-ab');
     const first = messages(target.topic, 3);
     await enqueue(first);
-    const committed = (await store.claimNextBatch(100))!;
+    const committed = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     await sendAsCrashedRelay(target, committed, 'commit');
     const second = messages(target.topic, 3, 3);
     await enqueue(second);
-    const unsent = (await store.claimNextBatch(100))!;
+    const unsent = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     expect(unsent.batchId).toBe(committed.batchId + 1n);
     const reader = await openReader(target.topic);
 
@@ -512,7 +557,7 @@ describe('OutboxRelay: crash recovery without duplicates', () => {
     const target = await deployment('relay-crash-c');
     const first = messages(target.topic, 4);
     await enqueue(first);
-    const batch = (await store.claimNextBatch(100))!;
+    const batch = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     await sendAsCrashedRelay(target, batch, 'abort');
     expect(await committedProgress(target)).toBe('-1');
     const reader = await openReader(target.topic);
@@ -530,7 +575,7 @@ describe('OutboxRelay: crash recovery without duplicates', () => {
     const target = await deployment('relay-crash-d');
     const first = messages(target.topic, 4);
     await enqueue(first);
-    const batch = (await store.claimNextBatch(100))!;
+    const batch = (await store.claimNextBatch({ messages: 100, bytes: 1 << 20 }))!;
     await sendAsCrashedRelay(target, batch, 'leave-open');
     const reader = await openReader(target.topic);
 
@@ -597,7 +642,9 @@ describe('OutboxRelay: one leader among instances', () => {
           ],
         );
       }
-      expect((await new PgOutboxStore(tx).claimNextBatch(100))?.messages).toHaveLength(3);
+      expect(
+        (await new PgOutboxStore(tx).claimNextBatch({ messages: 100, bytes: 1 << 20 }))?.messages,
+      ).toHaveLength(3);
     });
     const after = messages(target.topic, 1, 5);
     await enqueue(after);
@@ -755,6 +802,7 @@ describe('OutboxRelay: resources', () => {
           progressGroupId: target.progressGroupId,
           progressTopic: target.progressTopic,
           batchSize: 10,
+          batchBytes: 512 * 1024,
           idleWaitMs: 100,
           lingerMs: 5,
           retryBackoffMs: { initial: 5, max: 10 },

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -131,7 +131,7 @@ export class ServiceInstance {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
       // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.
-      stdio: ['ignore', options.discardLogs ? 'ignore' : 'pipe', options.discardLogs ? 'ignore' : 'pipe'],
+      stdio: ['ignore', ...logDestinations(options.discardLogs ?? false)],
     });
     const instance = new ServiceInstance(deployment, port, child);
     if (options.waitUntilReady ?? true) await instance.waitUntilReady();
@@ -207,4 +207,16 @@ export function runCli(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Where the service's stdout and stderr go: kept in memory for the tests; for
+ * benchmarks discarded, or appended to the file BENCH_SERVICE_LOG names.
+ */
+function logDestinations(discard: boolean): ['pipe' | 'ignore' | number, 'pipe' | 'ignore' | number] {
+  if (!discard) return ['pipe', 'pipe'];
+  const file = process.env.BENCH_SERVICE_LOG;
+  if (!file) return ['ignore', 'ignore'];
+  const fd = openSync(file, 'a');
+  return [fd, fd];
 }

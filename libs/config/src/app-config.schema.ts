@@ -100,6 +100,8 @@ export const environmentSchema = z.object({
 
   FANOUT_BATCH_SIZE: positiveInt.default(500),
   OUTBOX_BATCH_SIZE: positiveInt.default(500),
+  // Half of Kafka's default message.max.bytes (1 MiB), which bounds each partition's share of a batch.
+  OUTBOX_BATCH_BYTES: positiveInt.default(512 * 1024),
   OUTBOX_LINGER: z
     .string()
     .transform((text, ctx) => {

@@ -46,7 +46,7 @@ export interface AppConfig {
   readonly sessionUpdates: { readonly recipientJwk: string | undefined; readonly plaintext: boolean };
   readonly clientLogin: { readonly maxFailures: number; readonly failureWindowMs: number };
   readonly fanOut: { readonly batchSize: number };
-  readonly outbox: { readonly batchSize: number; readonly lingerMs: number };
+  readonly outbox: { readonly batchSize: number; readonly batchBytes: number; readonly lingerMs: number };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
@@ -110,7 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sessionUpdates: { recipientJwk: e.SESSION_UPDATE_RECIPIENT_JWK, plaintext: e.SESSION_UPDATE_PLAINTEXT },
     clientLogin: { maxFailures: e.LOGIN_MAX_FAILURES, failureWindowMs: e.LOGIN_FAILURE_WINDOW },
     fanOut: { batchSize: e.FANOUT_BATCH_SIZE },
-    outbox: { batchSize: e.OUTBOX_BATCH_SIZE, lingerMs: e.OUTBOX_LINGER },
+    outbox: { batchSize: e.OUTBOX_BATCH_SIZE, batchBytes: e.OUTBOX_BATCH_BYTES, lingerMs: e.OUTBOX_LINGER },
   };
 }
 

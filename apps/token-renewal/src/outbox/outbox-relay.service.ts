@@ -40,6 +40,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
         progressGroupId: `${config.kafka.groupId}.outbox-relay-progress`,
         progressTopic: relayProgressTopic(config),
         batchSize: config.outbox.batchSize,
+        batchBytes: config.outbox.batchBytes,
         idleWaitMs: OTHER_INSTANCES_POLL_MS,
         lingerMs: config.outbox.lingerMs,
         retryBackoffMs: { initial: 200, max: 10_000 },

@@ -22,12 +22,27 @@ export interface OutboxBatch {
   readonly messages: readonly StoredOutboxMessage[];
 }
 
+/**
+ * How much one batch, one Kafka transaction, may carry. The broker refuses a
+ * partition's record batch over its `message.max.bytes` (1 MiB by default) and
+ * the batch would be refused again on every retry, so bytes bound it as well as
+ * messages.
+ */
+export interface OutboxBatchLimit {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
 /** The relay's view of the outbox table (implemented over PostgreSQL). */
 export interface OutboxStore {
   /** Batches assigned before a crash or failover and not yet confirmed, oldest first. */
   pendingBatches(): Promise<OutboxBatch[]>;
-  /** Assigns the oldest unassigned messages to a new batch, recorded before anything is sent. */
-  claimNextBatch(limit: number): Promise<OutboxBatch | null>;
+  /**
+   * Assigns the oldest unassigned messages to a new batch, recorded before
+   * anything is sent: at most `limit.messages` of them, and no more than fit in
+   * `limit.bytes` of keys, values and headers (always at least one message).
+   */
+  claimNextBatch(limit: OutboxBatchLimit): Promise<OutboxBatch | null>;
   /** Removes a batch whose Kafka transaction committed. */
   completeBatch(batchId: bigint): Promise<void>;
   /** How many messages wait to be published. */

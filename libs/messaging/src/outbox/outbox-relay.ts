@@ -11,6 +11,8 @@ export interface OutboxRelayOptions {
   /** Single-partition topic the progress offset is committed against. */
   readonly progressTopic: string;
   readonly batchSize: number;
+  /** The most bytes of keys, values and headers one batch carries (OutboxBatchLimit). */
+  readonly batchBytes: number;
   /** How often an idle relay looks for messages other instances wrote (its own wake it at once). */
   readonly idleWaitMs: number;
   /**
@@ -106,7 +108,10 @@ export class OutboxRelay {
     const fencedAt = await this.fence(producer);
     await this.settlePending(producer, fencedAt);
     while (!this.stopping && this.leadership.held) {
-      const batch = await this.store.claimNextBatch(this.options.batchSize);
+      const batch = await this.store.claimNextBatch({
+        messages: this.options.batchSize,
+        bytes: this.options.batchBytes,
+      });
       if (!batch) {
         // Idle: settle any batch a fenced relay assigned after we took over, then wait.
         await this.settlePending(producer, fencedAt);
@@ -117,7 +122,8 @@ export class OutboxRelay {
       // progress committed with ours covers only batches that really reached Kafka.
       await this.settlePending(producer, fencedAt, batch.batchId);
       await this.publish(producer, batch);
-      if (batch.messages.length < this.options.batchSize)
+      // A batch its byte budget cut short says nothing about the outbox draining: no linger then.
+      if (batch.messages.length < this.options.batchSize && payloadBytes(batch) < this.options.batchBytes / 2)
         await sleep(this.options.lingerMs, this.abort.signal);
     }
   }
@@ -237,4 +243,14 @@ function groupByTopic(batch: OutboxBatch) {
     byTopic.set(message.topic, list);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** The bytes of keys, values and headers a batch carries (what OutboxBatchLimit.bytes bounds). */
+function payloadBytes(batch: OutboxBatch): number {
+  let bytes = 0;
+  for (const message of batch.messages) {
+    bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    for (const [name, value] of message.headers) bytes += name.length + value.length;
+  }
+  return bytes;
 }

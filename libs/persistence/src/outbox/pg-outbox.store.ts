@@ -1,8 +1,12 @@
-import type { OutboxBatch, OutboxStore } from '@iam/messaging';
+import type { OutboxBatch, OutboxBatchLimit, OutboxStore } from '@iam/messaging';
 import type { Sql } from '../database/sql';
 import { fromRow, type OutboxRow } from './outbox-rows';
 
 type BatchRow = OutboxRow & { batch_id: string };
+
+/** A row's share of the byte budget: key, value and headers as the relay sends them. */
+const MESSAGE_BYTES =
+  'octet_length(o.value) + COALESCE(octet_length(o.message_key), 0) + COALESCE(octet_length(o.headers::text), 0)';
 
 const COLUMNS =
   'o.id, o.topic, o.message_key, o.value, o.headers, o.session_id::text AS session_id, o.claims_version, o.batch_id';
@@ -29,13 +33,18 @@ export class PgOutboxStore implements OutboxStore {
     return toBatches(rows);
   }
 
-  async claimNextBatch(limit: number): Promise<OutboxBatch | null> {
+  async claimNextBatch(limit: OutboxBatchLimit): Promise<OutboxBatch | null> {
     // One statement: numbering the batch and assigning its rows commit together,
-    // and an empty outbox consumes no batch number.
+    // and an empty outbox consumes no batch number. The oldest rows, as many as
+    // fit the byte budget, and the oldest one even if it alone does not.
     const rows = await this.sql.query<BatchRow>(
       'outbox-claim',
-      `WITH next AS (
-         SELECT id FROM outbox WHERE batch_id IS NULL ORDER BY id LIMIT $1
+      `WITH candidates AS (
+         SELECT id, sum(${MESSAGE_BYTES}) OVER (ORDER BY id) AS running
+         FROM (SELECT * FROM outbox WHERE batch_id IS NULL ORDER BY id LIMIT $1) o
+       ), next AS (
+         SELECT id FROM candidates
+         WHERE running <= $2 OR id = (SELECT min(id) FROM candidates)
        ), numbered AS (
          UPDATE outbox_relay_state SET last_batch_id = last_batch_id + 1
          WHERE id = 1 AND EXISTS (SELECT 1 FROM next)
@@ -44,7 +53,7 @@ export class PgOutboxStore implements OutboxStore {
        UPDATE outbox o SET batch_id = numbered.last_batch_id
        FROM numbered, next WHERE o.id = next.id
        RETURNING ${COLUMNS}`,
-      [limit],
+      [limit.messages, limit.bytes],
     );
     if (rows.length === 0) return null;
     const sorted = [...rows].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
