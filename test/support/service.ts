@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -127,12 +127,15 @@ export class ServiceInstance {
     } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
+    const logs = logDestinations(options.discardLogs ?? false);
     const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(options.nodeArgs ?? []), SERVICE_MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
       // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.
-      stdio: ['ignore', ...logDestinations(options.discardLogs ?? false)],
+      stdio: ['ignore', ...logs],
     });
+    // The child holds its own copy of a log file's descriptor.
+    if (typeof logs[0] === 'number') closeSync(logs[0]);
     const instance = new ServiceInstance(deployment, port, child);
     if (options.waitUntilReady ?? true) await instance.waitUntilReady();
     return instance;

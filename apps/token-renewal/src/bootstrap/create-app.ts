@@ -46,6 +46,10 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
             sessionTimeout: 30_000,
             heartbeatInterval: 3_000,
             readUncommitted: false,
+            // A fetch is decoded whole before its first run (up to 8 partitions at once): ~500
+            // change events a partition per fetch keep that small next to the service's heap cap.
+            maxBytesPerPartition: 256 * 1024,
+            maxBytes: 2 * 1024 * 1024,
           },
           // Nest's server also opens a producer (for replies we never send); keep it quiet and Java-compatible.
           producer: { createPartitioner: Partitioners.DefaultPartitioner },

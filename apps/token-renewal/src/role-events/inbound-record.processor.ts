@@ -107,14 +107,38 @@ export class InboundRecordProcessor {
       events = [];
       if (!this.mayContinue(batch)) return outcomes;
       outcomes.push(await this.deadLetter(record, decoded, batch.heartbeat));
-      batch.resolveOffset(record.origin.offset);
+      if (!(await this.settled(batch, record.origin.offset))) return outcomes;
     }
     await this.applyRuns(events, batch, outcomes);
     return outcomes;
   }
 
+  /**
+   * False when the partition may belong to another instance now (kafkajs
+   * fetches the rest again for whoever holds it). On shutdown the rest is
+   * handed back as a fan-out is between its batches.
+   */
   private mayContinue(batch: InboundBatch): boolean {
-    return batch.isActive() && !this.shutdown.requested;
+    if (this.shutdown.requested) throw new ProcessingInterruptedError();
+    return batch.isActive();
+  }
+
+  /**
+   * Marks the records up to `offset` done, then keeps the group membership and
+   * the committed offsets current (kafkajs heartbeats and commits on its own
+   * only between fetches). False when the group is rebalancing: what is done
+   * stays done, and the rest is left for whoever holds the partition next.
+   */
+  private async settled(batch: InboundBatch, offset: string): Promise<boolean> {
+    batch.resolveOffset(offset);
+    try {
+      await heartbeatOrHandBack(batch.heartbeat, this.logger);
+      await heartbeatOrHandBack(batch.commitIfDue, this.logger);
+      return true;
+    } catch (error) {
+      if (error instanceof ProcessingInterruptedError) return false;
+      throw error;
+    }
   }
 
   /**
@@ -150,13 +174,12 @@ export class InboundRecordProcessor {
           this.retryOptions(batch.heartbeat, logger),
         );
         run.forEach((event, index) => outcomes.push(this.applied(event, applied[index]!)));
-        batch.resolveOffset(run[run.length - 1]!.origin.offset);
-        await heartbeatOrHandBack(batch.heartbeat, logger);
       } catch (error) {
         if (!(error instanceof ProcessingInterruptedError)) this.fatal.report(error, origin);
         // Not returning normally keeps the offsets unresolved: the records are delivered again.
         throw error;
       }
+      if (!(await this.settled(batch, run[run.length - 1]!.origin.offset))) return false;
     }
     return true;
   }

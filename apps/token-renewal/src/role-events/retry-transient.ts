@@ -31,7 +31,7 @@ export async function heartbeatOrHandBack(heartbeat: () => Promise<void>, logger
       throw new ProcessingInterruptedError('rebalance', { cause: error });
     }
     if (!isTransientFailure(error)) throw error;
-    logger.debug({ err: error }, 'heartbeat failed while the broker is unavailable');
+    logger.debug({ err: error }, 'heartbeat or offset commit failed while the broker is unavailable');
   }
 }
 

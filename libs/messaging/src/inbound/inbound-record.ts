@@ -33,11 +33,19 @@ export interface InboundBatch {
   heartbeat(): Promise<void>;
   /** Marks a record and every one before it done: the next commit covers them. */
   resolveOffset(offset: string): void;
+  /** Commits the offsets resolved so far, when the consumer's commit interval has passed. */
+  commitIfDue(): Promise<void>;
   /** False once the consumer stops or the partition may belong to another instance. */
   isActive(): boolean;
 }
 
 /** A lone record as a batch (the operator's replay works record by record). */
 export function batchOfOne(record: InboundRecord, heartbeat: () => Promise<void>): InboundBatch {
-  return { records: [record], heartbeat, resolveOffset: () => undefined, isActive: () => true };
+  return {
+    records: [record],
+    heartbeat,
+    resolveOffset: () => undefined,
+    commitIfDue: async () => undefined,
+    isActive: () => true,
+  };
 }

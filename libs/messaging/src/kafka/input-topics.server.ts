@@ -60,6 +60,7 @@ export class InputTopicsKafkaServer extends ServerKafka {
       })),
       heartbeat: () => payload.heartbeat(),
       resolveOffset: (offset) => payload.resolveOffset(offset),
+      commitIfDue: () => payload.commitOffsetsIfNecessary(),
       isActive: () => payload.isRunning() && !payload.isStale(),
     };
     const handler = this.getHandlerByPattern(channel);
