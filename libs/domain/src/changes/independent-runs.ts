@@ -40,7 +40,9 @@ export function independentRuns(events: readonly ChangeEvent[], maxRunLength: nu
   let users = new Set<string>();
   for (const event of events) {
     const user = confinedToUser(event);
-    const joins = user !== null && run.length < maxRunLength && !users.has(user) && users.size === run.length;
+    // `users` holds one user per event exactly while the run is made of confined events only.
+    const runIsConfined = users.size === run.length;
+    const joins = user !== null && runIsConfined && !users.has(user) && run.length < maxRunLength;
     if (!joins && run.length > 0) {
       runs.push(run);
       run = [];
