@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PrismaService } from '@iam/persistence';
 import {
@@ -11,7 +11,7 @@ import {
   type PublicSigningJwk,
 } from '@iam/tokens';
 import { PrismaSigningKeyRegistry } from '../../libs/persistence/src/keys/prisma-signing-key.registry';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 interface TestKey {
   readonly kid: string;
@@ -32,7 +32,7 @@ describe('PrismaSigningKeyRegistry (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('signing_keys');
-    pool = new Pool({ connectionString: database.url, max: 4 });
+    pool = testPool(database.url, 4);
     prisma = new PrismaService(pool);
     registry = new PrismaSigningKeyRegistry(prisma);
     keysDir = mkdtempSync(join(tmpdir(), 'iam-signing-keys-'));

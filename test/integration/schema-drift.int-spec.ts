@@ -1,7 +1,7 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaService } from '@iam/persistence';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
 /**
  * The SQL migrations are written by hand (Prisma's schema engine cannot be
@@ -16,7 +16,7 @@ describe('schema.prisma and the SQL migrations agree (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('drift');
-    pool = new Pool({ connectionString: database.url, max: 2 });
+    pool = testPool(database.url, 2);
     prisma = new PrismaService(pool);
   });
   afterAll(async () => {
