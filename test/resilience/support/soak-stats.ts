@@ -32,3 +32,20 @@ export function thirds<T>(values: readonly T[]): [T[], T[], T[]] {
 
 export const round = (value: number, digits = 2): number =>
   Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
+
+/**
+ * The lowest value in each consecutive window of `windowS` seconds: for a
+ * garbage-collected heap, the floor its collections return to (its live size),
+ * rather than the sawtooth of allocation between them.
+ */
+export function windowFloors(
+  samples: ReadonlyArray<readonly [atS: number, value: number]>,
+  windowS: number,
+): Array<[atS: number, floor: number]> {
+  const floors = new Map<number, number>();
+  for (const [atS, value] of samples) {
+    const start = Math.floor(atS / windowS) * windowS;
+    floors.set(start, Math.min(floors.get(start) ?? Number.POSITIVE_INFINITY, value));
+  }
+  return [...floors.entries()].sort(([a], [b]) => a - b);
+}
