@@ -34,12 +34,15 @@ import {
   type Deployment,
 } from '../test/support/service';
 import {
+  coreCount,
   CpuSplitSampler,
   describeCpuSplit,
+  type CpuSplit,
   memoryOf,
   serviceEnv,
   serviceNodeArgs,
 } from './support/process-stats';
+import { rsaSigningRatePerCore } from './support/rsa-ceiling';
 import { waitForConsumer } from './support/seed';
 import { fixed, median, summarize } from './support/stats';
 
@@ -160,6 +163,7 @@ async function main(): Promise<void> {
     // (a) sustained throughput: a backlog processed as fast as possible.
     const held = new Map<string, boolean>();
     const sustained: number[] = [];
+    const sustainedCpu: CpuSplit[] = [];
     for (let run = 1; run <= RUNS; run += 1) {
       const batch = toggles(userIds, EVENTS, held);
       const from = reader.records.length;
@@ -169,10 +173,12 @@ async function main(): Promise<void> {
         await publish(deployment.topics.roleChanges, batch.slice(i, i + 1_000));
       await waitForUpdates(reader, from, EVENTS, 300_000);
       const seconds = (performance.now() - started) / 1_000;
+      const cpu = sampler.stop();
       sustained.push(EVENTS / seconds);
+      sustainedCpu.push(cpu);
       log(
         `sustained run ${run}: ${EVENTS} role changes -> ${EVENTS} session updates in ${fixed(seconds, 2)} s = ${fixed(EVENTS / seconds, 0)} renewals/s; ` +
-          `CPU: ${describeCpuSplit(sampler.stop())}`,
+          `CPU: ${describeCpuSplit(cpu)}`,
       );
     }
 
@@ -244,6 +250,12 @@ async function main(): Promise<void> {
       `unchanged fan-out: ${FANOUT} sessions confirmed in ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
     );
 
+    // What a renewal costs in CPU, and what one RSA signature costs here now: on a machine whose
+    // speed varies from hour to hour, these say more than renewals/s alone (README, Benchmarks).
+    log('measuring the RSA-2048 (RS512) signing rate of one core');
+    const signingPerCore = rsaSigningRatePerCore();
+    const cpuPerRenewal = cpuMsPerRenewal(sustainedCpu, sustained);
+    const cores = coreCount();
     const memory = memoryOf(service.pid!);
     const medianLatency = {
       p50: median(latencies.map((run) => summarize(run).p50)),
@@ -257,6 +269,10 @@ async function main(): Promise<void> {
       runs: RUNS,
       sustainedRenewalsPerSecond: sustained,
       medianSustained: median(sustained),
+      cpuMsPerRenewal: cpuPerRenewal,
+      rsaSigningPerCore: Math.round(signingPerCore),
+      signingMsPerRenewal: 1_000 / signingPerCore,
+      cpuBoundCeiling: (cores * 1_000) / cpuPerRenewal.system,
       offeredRate: RATE,
       latencyMs: medianLatency,
       fanOut: { sessions: FANOUT, seconds: fanOutSeconds },
@@ -274,6 +290,9 @@ async function main(): Promise<void> {
         '',
         `Event-driven renewal, ${USERS} live sessions, JWE-sealed tokens, median of ${RUNS} runs`,
         `  (a) sustained: ${fixed(report.medianSustained, 0)} renewals/s (runs: ${sustained.map((v) => fixed(v, 0)).join(', ')})`,
+        `      CPU per renewal (median): service ${fixed(cpuPerRenewal.service, 2)} ms, PostgreSQL ${fixed(cpuPerRenewal.postgres, 2)} ms, broker ${fixed(cpuPerRenewal.broker, 2)} ms;` +
+          ` ${cores} cores / ${fixed(cpuPerRenewal.system, 2)} ms = at most ${fixed(report.cpuBoundCeiling, 0)} renewals/s`,
+        `      RSA-2048 signing now: ${fixed(signingPerCore, 0)}/s per core, ${fixed(report.signingMsPerRenewal, 2)} ms of each renewal's CPU`,
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
         `  (d) a change reaching those ${FANOUT} sessions and changing none: completed after ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
@@ -287,6 +306,18 @@ async function main(): Promise<void> {
     await closeTestProducer();
     await destroyDeployment(deployment);
   }
+}
+
+/** Median CPU milliseconds per renewal in the sustained runs, by process, and the three together. */
+function cpuMsPerRenewal(splits: readonly CpuSplit[], rates: readonly number[]) {
+  const perRenewal = (cores: (split: CpuSplit) => number) =>
+    median(splits.map((split, run) => (cores(split) * 1_000) / rates[run]!));
+  return {
+    service: perRenewal((split) => split.service),
+    postgres: perRenewal((split) => split.postgres),
+    broker: perRenewal((split) => split.broker),
+    system: perRenewal((split) => split.service + split.postgres + split.broker),
+  };
 }
 
 main().catch((error: unknown) => {

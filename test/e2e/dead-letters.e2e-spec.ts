@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import { ConfigResourceTypes, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities } from '../support/applications';
 import { event, events, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
@@ -263,13 +263,47 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     expect(letter.value).toBeNull();
   });
 
+  // A dead letter is its record plus headers: one as large as the input topic takes must still fit
+  // the dead-letter topic, or the relay, which publishes in order, would stop behind it for good.
+  it('a record as large as its input topic takes is dead-lettered whole, and updates keep flowing', async () => {
+    const limit = await maxMessageBytes(deployment.topics.roleChanges);
+    const dlqLimit = await maxMessageBytes(`${deployment.topics.roleChanges}.dlq`);
+    expect
+      .soft(dlqLimit, 'the dead-letter topic has room for the headers')
+      .toBeGreaterThanOrEqual(limit + 8 * 1024);
+    // The largest value the input topic accepts with this key and header (a record batch's
+    // overhead is ~70 bytes): larger ones are refused as MESSAGE_TOO_LARGE.
+    let size = limit - 64;
+    for (;;) {
+      try {
+        await publishRaw(deployment.topics.roleChanges, [
+          { key: user, value: Buffer.alloc(size, 'x'), headers: { [PROBE]: 'at-the-limit' } },
+        ]);
+        break;
+      } catch (error) {
+        if (!/larger than the max message size|too large/i.test(String(error)) || size < limit - 4_096)
+          throw error;
+        size -= 64;
+      }
+    }
+    const after = events.userRoleGranted(user, 'AFTER-THE-LARGE-ONE');
+    await publishRaw(deployment.topics.roleChanges, [withProbe(after, 'after-the-large-one')]);
+
+    const [update] = await updates.waitForCause(after.id, 1, 30_000);
+    expect((update!.event.data as TokenRenewedData).added).toEqual(['ROLE_AFTER-THE-LARGE-ONE']);
+    await roleDlq.waitFor((records) => records.some((record) => probeOf(record) === 'at-the-limit'), 30_000);
+    const letter = roleDlq.records.find((record) => probeOf(record) === 'at-the-limit')!;
+    expect(letter.headers['dlq-reason']).toBe('too-large');
+    expect(letter.value!.length).toBe(size);
+  });
+
   it('a replay of the same offsets does not dead-letter anything twice', async () => {
     await waitUntilConsumed(deployment);
     await new Promise((r) => setTimeout(r, 1_000));
     const roleLetters = roleDlq.records.length;
     const businessLetters = businessDlq.records.length;
     const published = updates.size;
-    expect(roleLetters).toBe(rolePoison.length + 1);
+    expect(roleLetters).toBe(rolePoison.length + 2);
     expect(businessLetters).toBe(businessPoison.length);
 
     expect(await service.stop('SIGTERM')).toBe(0);
@@ -301,3 +335,18 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     expect(repeated.filter((entry) => !entry.repeated)).toEqual([]);
   });
 });
+
+/** A topic's effective max.message.bytes, as the broker reports it. */
+async function maxMessageBytes(topic: string): Promise<number> {
+  const admin = testKafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+    });
+    return Number(resources[0]!.configEntries[0]!.configValue);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -4,6 +4,7 @@ import { createKafka, ensureTopics, topicPlan } from '@iam/messaging';
 import { createRootLogger } from '@iam/observability';
 import { prepareDatabase } from '@iam/persistence';
 import { createApp } from './bootstrap/create-app';
+import { warnOfUndersizedTopics } from './bootstrap/undersized-topics.warning';
 import { FatalErrors } from './lifecycle/fatal-errors';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
@@ -24,10 +25,12 @@ async function main(): Promise<void> {
 
   const migrations = await prepareDatabase(config.database);
   logger.info({ migrations: migrations?.applied.length ?? 'verified' }, 'database ready');
+  const setupKafka = createKafka(config, logger, '-setup');
   if (config.kafka.ensureTopics) {
-    const created = await ensureTopics(createKafka(config, logger, '-setup'), topicPlan(config));
+    const created = await ensureTopics(setupKafka, topicPlan(config));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
   }
+  await warnOfUndersizedTopics(setupKafka, config, logger);
 
   const app = await createApp(config, logger);
   let stopping = false;

@@ -1,4 +1,4 @@
-import { ensureTopics, topicPlan } from '@iam/messaging';
+import { ensureTopics, topicPlan, undersizedTopics } from '@iam/messaging';
 import { print } from '../cli-context';
 import { ExitCode, type Command } from '../command';
 import { parseOptions } from './options';
@@ -10,7 +10,9 @@ export const topicsEnsure: Command = {
 
 Creates (idempotently) the input topics and their dead-letter topics, the
 session-update topic and the outbox relay's progress topic, with the partition
-count of KAFKA_TOPIC_PARTITIONS.`,
+count of KAFKA_TOPIC_PARTITIONS. A dead-letter topic is created with room for
+any record of its input topic plus the headers a dead letter adds; one that
+exists with less is reported, and the command exits 3.`,
   async run(args, context) {
     parseOptions(args, {});
     const plan = topicPlan(context.config);
@@ -20,6 +22,12 @@ count of KAFKA_TOPIC_PARTITIONS.`,
         `${created.includes(spec.topic) ? 'created ' : 'exists  '} ${spec.topic} (${spec.numPartitions} partitions)`,
       );
     }
-    return ExitCode.Ok;
+    const undersized = await undersizedTopics(context.kafka, plan);
+    for (const topic of undersized) {
+      print(
+        `too small ${topic.topic}: max.message.bytes ${topic.maxMessageBytes}, a dead letter of ${topic.source} may need ${topic.requiredBytes}`,
+      );
+    }
+    return undersized.length === 0 ? ExitCode.Ok : ExitCode.Attention;
   },
 };
