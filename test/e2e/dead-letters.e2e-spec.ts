@@ -1,5 +1,6 @@
-import { ConfigResourceTypes, type Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_HEADROOM_BYTES, maxMessageBytes } from '@iam/messaging';
 import { Application, authorities } from '../support/applications';
 import { event, events, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
 import { closeTestProducer, testKafka, TopicReader, type ReceivedRecord } from '../support/kafka';
@@ -266,11 +267,17 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
   // A dead letter is its record plus headers: one as large as the input topic takes must still fit
   // the dead-letter topic, or the relay, which publishes in order, would stop behind it for good.
   it('a record as large as its input topic takes is dead-lettered whole, and updates keep flowing', async () => {
-    const limit = await maxMessageBytes(deployment.topics.roleChanges);
-    const dlqLimit = await maxMessageBytes(`${deployment.topics.roleChanges}.dlq`);
+    const dlq = `${deployment.topics.roleChanges}.dlq`;
+    const admin = testKafka.admin();
+    await admin.connect();
+    const limits = await maxMessageBytes(admin, [deployment.topics.roleChanges, dlq]).finally(() =>
+      admin.disconnect(),
+    );
+    const limit = limits.get(deployment.topics.roleChanges)!;
+    const dlqLimit = limits.get(dlq)!;
     expect
       .soft(dlqLimit, 'the dead-letter topic has room for the headers')
-      .toBeGreaterThanOrEqual(limit + 8 * 1024);
+      .toBeGreaterThanOrEqual(limit + DEAD_LETTER_HEADROOM_BYTES);
     // The largest value the input topic accepts with this key and header (a record batch's
     // overhead is ~70 bytes): larger ones are refused as MESSAGE_TOO_LARGE.
     let size = limit - 64;
@@ -335,18 +342,3 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     expect(repeated.filter((entry) => !entry.repeated)).toEqual([]);
   });
 });
-
-/** A topic's effective max.message.bytes, as the broker reports it. */
-async function maxMessageBytes(topic: string): Promise<number> {
-  const admin = testKafka.admin();
-  await admin.connect();
-  try {
-    const { resources } = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
-    });
-    return Number(resources[0]!.configEntries[0]!.configValue);
-  } finally {
-    await admin.disconnect();
-  }
-}

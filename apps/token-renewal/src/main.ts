@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     const created = await ensureTopics(setupKafka, topicPlan(config));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
   }
-  await warnOfUndersizedTopics(setupKafka, config, logger);
+  // In the background: it only warns, and an unreachable broker must not hold the start-up.
+  void warnOfUndersizedTopics(setupKafka, config, logger);
 
   const app = await createApp(config, logger);
   let stopping = false;

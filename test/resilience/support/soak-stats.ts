@@ -34,9 +34,9 @@ export const round = (value: number, digits = 2): number =>
   Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
 
 /**
- * The lowest value in each consecutive window of `windowS` seconds: for a
- * garbage-collected heap, the floor its collections return to (its live size),
- * rather than the sawtooth of allocation between them.
+ * The lowest value sampled in each consecutive window of `windowS` seconds:
+ * for a garbage-collected heap, close to the floor its collections return to
+ * (about its live size), rather than the sawtooth of allocation between them.
  */
 export function windowFloors(
   samples: ReadonlyArray<readonly [atS: number, value: number]>,

@@ -11,8 +11,9 @@ export const topicsEnsure: Command = {
 Creates (idempotently) the input topics and their dead-letter topics, the
 session-update topic and the outbox relay's progress topic, with the partition
 count of KAFKA_TOPIC_PARTITIONS. A dead-letter topic is created with room for
-any record of its input topic plus the headers a dead letter adds; one that
-exists with less is reported, and the command exits 3.`,
+any record of its input topic, or a relay batch (OUTBOX_BATCH_BYTES), plus the
+headers a dead letter adds; one that exists with less, or one that cannot be
+checked, is reported and the command exits 3.`,
   async run(args, context) {
     parseOptions(args, {});
     const plan = topicPlan(context.config);
@@ -22,7 +23,13 @@ exists with less is reported, and the command exits 3.`,
         `${created.includes(spec.topic) ? 'created ' : 'exists  '} ${spec.topic} (${spec.numPartitions} partitions)`,
       );
     }
-    const undersized = await undersizedTopics(context.kafka, plan);
+    let undersized;
+    try {
+      undersized = await undersizedTopics(context.kafka, plan);
+    } catch (error) {
+      print(`cannot check the dead-letter topics' room: ${(error as Error).message}`);
+      return ExitCode.Attention;
+    }
     for (const topic of undersized) {
       print(
         `too small ${topic.topic}: max.message.bytes ${topic.maxMessageBytes}, a dead letter of ${topic.source} may need ${topic.requiredBytes}`,

@@ -5,26 +5,39 @@ export interface TopicSpec {
   readonly topic: string;
   readonly numPartitions: number;
   readonly configEntries?: ReadonlyArray<{ name: string; value: string }>;
-  /**
-   * A topic that must take every record of this one with headers added (a
-   * dead-letter topic and its input topic): it is created with that much more
-   * room per record batch than its source allows.
-   */
-  readonly holdsRecordsOf?: string;
+  /** Set on a dead-letter topic: what its record batches must have room for (see deadLetterRoom). */
+  readonly holdsDeadLettersOf?: DeadLetterSource;
+}
+
+/** A dead-letter topic's input topic, and the bytes the outbox relay may put in one batch. */
+export interface DeadLetterSource {
+  readonly topic: string;
+  readonly relayBatchBytes: number;
 }
 
 /**
  * Room a dead letter needs beyond its record: the headers it adds (a detail of
  * at most 1,024 characters, an event id of at most 256, the origin, the group)
- * come to under 8 KiB. Without it a poison record near its input topic's
- * limit would be refused by the dead-letter topic on every retry, and the
- * outbox relay, which publishes in order, would stop behind it.
+ * come to under 8 KiB.
  */
 export const DEAD_LETTER_HEADROOM_BYTES = 16 * 1024;
 
-const MAX_MESSAGE_BYTES = 'max.message.bytes';
+/**
+ * The `max.message.bytes` a dead-letter topic needs: a record as large as its
+ * input topic takes, or a relay batch of smaller dead letters (the relay sends
+ * up to `relayBatchBytes` in one record batch a partition), plus the headers.
+ * With less, the broker refuses the batch on every retry and the outbox relay,
+ * which publishes in order, stops behind it.
+ */
+export function deadLetterRoom(inputMaxMessageBytes: number, source: DeadLetterSource): number {
+  return Math.max(inputMaxMessageBytes, source.relayBatchBytes) + DEAD_LETTER_HEADROOM_BYTES;
+}
 
-/** A topic whose records may not fit in the topic that must hold them. */
+const MAX_MESSAGE_BYTES = 'max.message.bytes';
+const DESCRIBE_ATTEMPTS = 5;
+const DESCRIBE_RETRY_MS = 500;
+
+/** A dead-letter topic that may refuse what it must hold. */
 export interface UndersizedTopic {
   readonly topic: string;
   readonly maxMessageBytes: number;
@@ -50,12 +63,12 @@ export function topicPlan(config: AppConfig): TopicSpec[] {
     {
       topic: deadLetterTopic(config, topics.roleChanges),
       numPartitions: 1,
-      holdsRecordsOf: topics.roleChanges,
+      holdsDeadLettersOf: { topic: topics.roleChanges, relayBatchBytes: config.outbox.batchBytes },
     },
     {
       topic: deadLetterTopic(config, topics.businessChanges),
       numPartitions: 1,
-      holdsRecordsOf: topics.businessChanges,
+      holdsDeadLettersOf: { topic: topics.businessChanges, relayBatchBytes: config.outbox.batchBytes },
     },
     { topic: topics.sessionUpdates, numPartitions: topicPartitions },
     {
@@ -68,8 +81,10 @@ export function topicPlan(config: AppConfig): TopicSpec[] {
 
 /**
  * Creates the topics that do not exist yet (replication factor from the
- * broker's default); a topic holding another's records after its source, with
- * DEAD_LETTER_HEADROOM_BYTES more than the source's `max.message.bytes`.
+ * broker's default); a dead-letter topic after its input topic, with the room
+ * deadLetterRoom says. Should the broker not tell an input topic's limit (no
+ * DescribeConfigs permission), the dead-letter topic is created with the
+ * broker's default and undersizedTopics reports that it cannot check it.
  */
 export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): Promise<string[]> {
   const admin = kafka.admin();
@@ -77,26 +92,25 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
-    const sources = missing.filter((spec) => spec.holdsRecordsOf === undefined);
-    const holders = missing.filter((spec) => spec.holdsRecordsOf !== undefined);
-    await createTopics(admin, sources);
-    if (holders.length > 0) {
+    const inputs = missing.filter((spec) => spec.holdsDeadLettersOf === undefined);
+    const deadLetters = missing.filter((spec) => spec.holdsDeadLettersOf !== undefined);
+    await createTopics(admin, inputs);
+    if (deadLetters.length > 0) {
       const limits = await maxMessageBytes(
         admin,
-        holders.map((spec) => spec.holdsRecordsOf!),
-      );
+        deadLetters.map((spec) => spec.holdsDeadLettersOf!.topic),
+      ).catch(() => undefined);
       await createTopics(
         admin,
-        holders.map((spec) => ({
-          ...spec,
-          configEntries: [
-            ...(spec.configEntries ?? []),
-            {
-              name: MAX_MESSAGE_BYTES,
-              value: String(limits.get(spec.holdsRecordsOf!)! + DEAD_LETTER_HEADROOM_BYTES),
-            },
-          ],
-        })),
+        deadLetters.map((spec) => {
+          const inputLimit = limits?.get(spec.holdsDeadLettersOf!.topic);
+          if (inputLimit === undefined) return spec;
+          const room = {
+            name: MAX_MESSAGE_BYTES,
+            value: String(deadLetterRoom(inputLimit, spec.holdsDeadLettersOf!)),
+          };
+          return { ...spec, configEntries: [...(spec.configEntries ?? []), room] };
+        }),
       );
     }
     return missing.map((spec) => spec.topic);
@@ -106,28 +120,28 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
 }
 
 /**
- * The topics of the plan that may refuse a record of their source: created
- * by hand or by an earlier version with too little room (see
- * DEAD_LETTER_HEADROOM_BYTES). Checked at start-up so an operator hears of it
- * before a poison record stops the relay.
+ * The dead-letter topics of the plan with less room than deadLetterRoom: made
+ * by hand, or by a version before it. Checked at start-up so that an operator
+ * hears of it before a poison record stops the relay.
  */
 export async function undersizedTopics(
   kafka: Kafka,
   specs: readonly TopicSpec[],
 ): Promise<UndersizedTopic[]> {
-  const holders = specs.filter((spec) => spec.holdsRecordsOf !== undefined);
-  if (holders.length === 0) return [];
+  const deadLetters = specs.filter((spec) => spec.holdsDeadLettersOf !== undefined);
+  if (deadLetters.length === 0) return [];
   const admin = kafka.admin();
   await admin.connect();
   try {
     const limits = await maxMessageBytes(admin, [
-      ...new Set(holders.flatMap((spec) => [spec.topic, spec.holdsRecordsOf!])),
+      ...new Set(deadLetters.flatMap((spec) => [spec.topic, spec.holdsDeadLettersOf!.topic])),
     ]);
-    return holders.flatMap((spec) => {
+    return deadLetters.flatMap((spec) => {
+      const source = spec.holdsDeadLettersOf!;
       const maxBytes = limits.get(spec.topic)!;
-      const requiredBytes = limits.get(spec.holdsRecordsOf!)! + DEAD_LETTER_HEADROOM_BYTES;
+      const requiredBytes = deadLetterRoom(limits.get(source.topic)!, source);
       return maxBytes < requiredBytes
-        ? [{ topic: spec.topic, maxMessageBytes: maxBytes, source: spec.holdsRecordsOf!, requiredBytes }]
+        ? [{ topic: spec.topic, maxMessageBytes: maxBytes, source: source.topic, requiredBytes }]
         : [];
     });
   } finally {
@@ -147,8 +161,34 @@ async function createTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<
   });
 }
 
-/** Each topic's effective `max.message.bytes` (its own, or the broker's default). */
-async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+/**
+ * Each topic's effective `max.message.bytes` (its own, or the broker's
+ * default). Retried briefly: in a cluster of several brokers, the one asked
+ * may not know a topic created a moment ago.
+ */
+export async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await describeMaxMessageBytes(admin, topics);
+    } catch (error) {
+      if (attempt >= DESCRIBE_ATTEMPTS) {
+        throw new Error(
+          `cannot read ${MAX_MESSAGE_BYTES} of ${topics.join(', ')}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, DESCRIBE_RETRY_MS));
+    }
+  }
+}
+
+async function describeMaxMessageBytes(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, number>> {
+  // kafkajs throws on the first resource the broker reports an error for.
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
     resources: topics.map((name) => ({
@@ -159,14 +199,9 @@ async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise
   });
   const limits = new Map<string, number>();
   for (const resource of resources) {
-    const value = Number(
-      resource.configEntries.find((entry) => entry.configName === MAX_MESSAGE_BYTES)?.configValue,
-    );
-    if (resource.errorCode !== 0 || !Number.isSafeInteger(value)) {
-      throw new Error(
-        `cannot read ${MAX_MESSAGE_BYTES} of ${resource.resourceName}: ${resource.errorMessage ?? 'no value'}`,
-      );
-    }
+    const entry = resource.configEntries.find((candidate) => candidate.configName === MAX_MESSAGE_BYTES);
+    const value = Number(entry?.configValue);
+    if (!Number.isSafeInteger(value)) throw new Error(`no ${MAX_MESSAGE_BYTES} for ${resource.resourceName}`);
     limits.set(resource.resourceName, value);
   }
   return limits;
