@@ -13,8 +13,10 @@
  *       that business: time until the last update is readable;
  *   (d) a change that reaches those 10,000 sessions and changes none of them
  *       (each is confirmed, nothing is published): time until it completes.
- * Also the service's peak RSS, and for (a) and (b) where the machine's CPU went
- * (service, PostgreSQL, broker, load generator, idle, steal).
+ * Also the service's peak RSS, for (a) and (b) where the machine's CPU went
+ * (service, PostgreSQL, broker, load generator, idle, steal), and, since the
+ * machine's speed varies from hour to hour, what (a) cost in CPU per renewal
+ * and the RSA-2048 signing rate of one core, both measured in the same run.
  *
  * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
  * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000), BENCH_PARTITIONS (8: input

@@ -4,9 +4,9 @@ import type { RootLogger } from '@iam/observability';
 import type { Kafka } from 'kafkajs';
 
 /**
- * Warns of a dead-letter topic that may refuse a record of its input topic
- * (created by hand, or by a version before DEAD_LETTER_HEADROOM_BYTES): such a
- * dead letter would stop the outbox relay. A warning rather than a refusal to
+ * Warns of a dead-letter topic with less room than deadLetterRoom (created by
+ * hand, or by a version before it): a dead letter it refuses would stop the
+ * outbox relay. A warning rather than a refusal to
  * start: the service works until such a record arrives, and the fix is the
  * operator's (README, Runbook).
  */

@@ -19,13 +19,17 @@ export class ProcessingInterruptedError extends Error {
 }
 
 /**
- * Heartbeats the consumer group during long work. A rebalance means the
- * partition may be someone else's now: hand the record back. A broker that is
- * down cannot take the heartbeat either; that is waited out like any outage.
+ * Heartbeats the consumer group, or commits its resolved offsets, during long
+ * work. A rebalance means the partition may be someone else's now: hand the
+ * record back. A broker that is down cannot take either; that is waited out
+ * like any outage.
  */
-export async function heartbeatOrHandBack(heartbeat: () => Promise<void>, logger: LineLogger): Promise<void> {
+export async function heartbeatOrHandBack(
+  groupRequest: () => Promise<void>,
+  logger: LineLogger,
+): Promise<void> {
   try {
-    await heartbeat();
+    await groupRequest();
   } catch (error) {
     if ((error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS') {
       throw new ProcessingInterruptedError('rebalance', { cause: error });

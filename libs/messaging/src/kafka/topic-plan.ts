@@ -15,6 +15,11 @@ export interface DeadLetterSource {
   readonly relayBatchBytes: number;
 }
 
+type DeadLetterTopicSpec = TopicSpec & { readonly holdsDeadLettersOf: DeadLetterSource };
+
+const isDeadLetterTopic = (spec: TopicSpec): spec is DeadLetterTopicSpec =>
+  spec.holdsDeadLettersOf !== undefined;
+
 /**
  * Room a dead letter needs beyond its record: the headers it adds (a detail of
  * at most 1,024 characters, an event id of at most 256, the origin, the group)
@@ -92,22 +97,22 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
-    const inputs = missing.filter((spec) => spec.holdsDeadLettersOf === undefined);
-    const deadLetters = missing.filter((spec) => spec.holdsDeadLettersOf !== undefined);
+    const inputs = missing.filter((spec) => !isDeadLetterTopic(spec));
+    const deadLetters = missing.filter(isDeadLetterTopic);
     await createTopics(admin, inputs);
     if (deadLetters.length > 0) {
       const limits = await maxMessageBytes(
         admin,
-        deadLetters.map((spec) => spec.holdsDeadLettersOf!.topic),
+        deadLetters.map((spec) => spec.holdsDeadLettersOf.topic),
       ).catch(() => undefined);
       await createTopics(
         admin,
         deadLetters.map((spec) => {
-          const inputLimit = limits?.get(spec.holdsDeadLettersOf!.topic);
+          const inputLimit = limits?.get(spec.holdsDeadLettersOf.topic);
           if (inputLimit === undefined) return spec;
           const room = {
             name: MAX_MESSAGE_BYTES,
-            value: String(deadLetterRoom(inputLimit, spec.holdsDeadLettersOf!)),
+            value: String(deadLetterRoom(inputLimit, spec.holdsDeadLettersOf)),
           };
           return { ...spec, configEntries: [...(spec.configEntries ?? []), room] };
         }),
@@ -128,16 +133,16 @@ export async function undersizedTopics(
   kafka: Kafka,
   specs: readonly TopicSpec[],
 ): Promise<UndersizedTopic[]> {
-  const deadLetters = specs.filter((spec) => spec.holdsDeadLettersOf !== undefined);
+  const deadLetters = specs.filter(isDeadLetterTopic);
   if (deadLetters.length === 0) return [];
   const admin = kafka.admin();
   await admin.connect();
   try {
     const limits = await maxMessageBytes(admin, [
-      ...new Set(deadLetters.flatMap((spec) => [spec.topic, spec.holdsDeadLettersOf!.topic])),
+      ...new Set(deadLetters.flatMap((spec) => [spec.topic, spec.holdsDeadLettersOf.topic])),
     ]);
     return deadLetters.flatMap((spec) => {
-      const source = spec.holdsDeadLettersOf!;
+      const source = spec.holdsDeadLettersOf;
       const maxBytes = limits.get(spec.topic)!;
       const requiredBytes = deadLetterRoom(limits.get(source.topic)!, source);
       return maxBytes < requiredBytes
