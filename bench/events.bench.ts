@@ -184,6 +184,9 @@ async function main(): Promise<void> {
       );
     }
 
+    // VmHWM only grows: read after each phase, it shows which phase set the peak.
+    const peakRssAfter: Record<string, number> = { a: memoryOf(service.pid!).peakRssMb };
+
     // (b) end-to-end latency at a fixed offered rate.
     const latencies: number[][] = [];
     for (let run = 1; run <= RUNS; run += 1) {
@@ -211,6 +214,8 @@ async function main(): Promise<void> {
       );
     }
 
+    peakRssAfter.b = memoryOf(service.pid!).peakRssMb;
+
     // (c) fan-out: one business role change for FANOUT live sessions.
     log(`opening ${FANOUT} sessions acting for ${FANOUT_BUSINESS}`);
     const members = Array.from({ length: FANOUT }, (_, index) => `fanout-user-${index}`);
@@ -226,15 +231,21 @@ async function main(): Promise<void> {
     const beforeSessions = reader.records.length;
     await openSessions(service, caller, members, FANOUT_BUSINESS);
     await waitForUpdates(reader, beforeSessions, FANOUT, 120_000);
+    peakRssAfter.open = memoryOf(service.pid!).peakRssMb;
     const change = events.businessRoleGranted(FANOUT_BUSINESS, 'FANOUT-ROLE');
     const from = reader.records.length;
     const started = performance.now();
+    const fanOutSampler = CpuSplitSampler.start(service.pid!);
     await publish(deployment.topics.businessChanges, [change]);
     await waitForUpdates(reader, from, FANOUT, 120_000);
+    const fanOutCpu = fanOutSampler.stop();
     const fanOutSeconds = (Math.max(...causedBy(reader.records, from).map(({ at }) => at)) - started) / 1_000;
     log(
-      `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced`,
+      `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced; ` +
+        `CPU: ${describeCpuSplit(fanOutCpu)}`,
     );
+
+    peakRssAfter.c = memoryOf(service.pid!).peakRssMb;
 
     // (d) the business joins a group whose only role the business already has: every session is
     // in the change's scope, none changes. Timed until the service records the event completed.
@@ -280,6 +291,7 @@ async function main(): Promise<void> {
       fanOut: { sessions: FANOUT, seconds: fanOutSeconds },
       unchangedFanOut: { sessions: FANOUT, seconds: unchangedSeconds, published: publishedByUnchanging },
       servicePeakRssMb: memory.peakRssMb,
+      servicePeakRssMbAfterPhase: { ...peakRssAfter, d: memory.peakRssMb },
     };
     const out = resolve(__dirname, 'results');
     mkdirSync(out, { recursive: true });
@@ -298,7 +310,7 @@ async function main(): Promise<void> {
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
         `  (d) a change reaching those ${FANOUT} sessions and changing none: completed after ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
-        `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB`,
+        `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB (high-water mark after (a) ${fixed(peakRssAfter.a!, 0)}, (b) ${fixed(peakRssAfter.b!, 0)}, opening ${FANOUT} sessions ${fixed(peakRssAfter.open!, 0)}, (c) ${fixed(peakRssAfter.c!, 0)} MB)`,
         '',
       ].join('\n'),
     );

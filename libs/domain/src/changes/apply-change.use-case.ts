@@ -50,6 +50,15 @@ export interface Settled {
   readonly revoked: number;
 }
 
+const NOTHING_SETTLED: Settled = { reissued: 0, revoked: 0 };
+
+/** The tally with one more published write. */
+function tallied(settled: Settled, write: SessionWrite): Settled {
+  return write.session.status === 'REVOKED'
+    ? { reissued: settled.reissued, revoked: settled.revoked + 1 }
+    : { reissued: settled.reissued + 1, revoked: settled.revoked };
+}
+
 /** Which event a settled session's token or revocation is owed to. */
 type CauseOf = (session: Session) => UpdateCause;
 
@@ -89,21 +98,18 @@ export class ApplyChangeUseCase {
       const change = applied[index]!;
       return change.kind === 'fan-out' ? [{ event, scope: change.scope }] : [];
     });
-    const settled = new Map<string, { reissued: number; revoked: number }>();
+    const settled = new Map<string, Settled>();
     if (fanOuts.length > 0) {
-      const writes = await this.settlePages(
+      await this.settlePages(
         unionOfScopes(fanOuts.map((fanOut) => fanOut.scope)),
         causeWithinRun(fanOuts.map((fanOut) => fanOut.event)),
         hooks,
+        (write) => {
+          const cause = write.update!.cause;
+          if (cause.kind !== 'event') return;
+          settled.set(cause.eventId, tallied(settled.get(cause.eventId) ?? NOTHING_SETTLED, write));
+        },
       );
-      for (const write of writes) {
-        const cause = write.update!.cause;
-        if (cause.kind !== 'event') continue;
-        const tally = settled.get(cause.eventId) ?? { reissued: 0, revoked: 0 };
-        if (write.session.status === 'REVOKED') tally.revoked += 1;
-        else tally.reissued += 1;
-        settled.set(cause.eventId, tally);
-      }
       await this.deps.changes.completeAll(fanOuts.map((fanOut) => fanOut.event.id));
     }
     return events.map((event, index) => ({
@@ -119,29 +125,37 @@ export class ApplyChangeUseCase {
    * events: an operator's change to a client's roles fans out through here.
    */
   async settleScope(scope: ChangeScope, cause: UpdateCause, hooks: ApplyChangeHooks = {}): Promise<Settled> {
-    const writes = await this.settlePages(scope, () => cause, hooks);
-    const revoked = writes.filter((write) => write.session.status === 'REVOKED').length;
-    return { reissued: writes.length - revoked, revoked };
+    let settled = NOTHING_SETTLED;
+    await this.settlePages(
+      scope,
+      () => cause,
+      hooks,
+      (write) => (settled = tallied(settled, write)),
+    );
+    return settled;
   }
 
-  /** Pages through the scope's live sessions; returns the writes that published something. */
+  /**
+   * Pages through the scope's live sessions, handing each write that published
+   * something to `published` as its page commits: a fan-out's writes are
+   * counted, not kept, since each holds a token and a fan-out has no bound.
+   */
   private async settlePages(
     scope: ChangeScope,
     causeOf: CauseOf,
     hooks: ApplyChangeHooks,
-  ): Promise<SessionWrite[]> {
-    const published: SessionWrite[] = [];
+    published: (write: SessionWrite) => void,
+  ): Promise<void> {
     let afterSessionId: string | null = null;
     for (;;) {
       await hooks.beforeBatch?.();
       const now = this.deps.clock.now();
       const page = await this.deps.affected.findAffected(scope, afterSessionId, this.deps.batchSize, now);
       if (page.length === 0) break;
-      published.push(...(await this.settle(page, causeOf)));
+      (await this.settle(page, causeOf)).forEach(published);
       afterSessionId = page[page.length - 1]!.id;
       if (page.length < this.deps.batchSize) break;
     }
-    return published;
   }
 
   /**
