@@ -63,18 +63,51 @@ const log = (message: string) => process.stderr.write(`[bench:events] ${message}
 
 interface Update {
   type: string;
+  /** When the service encoded the update: just after signing, before its transaction commits. */
+  time: string;
   data: { sessionId: string; cause: { kind: string; eventId?: string } };
 }
 
+interface CausedUpdate {
+  readonly eventId: string;
+  /** performance.now() when this process could read the update. */
+  readonly at: number;
+  /** The same clock's readings of when the service encoded the update and when the relay sent it. */
+  readonly encodedAt: number;
+  readonly sentAt: number;
+}
+
+/** performance.now()'s reading of a wall-clock instant (same machine, same clock). */
+const onPerformanceClock = (epochMs: number) => epochMs - performance.timeOrigin;
+
 /** Session updates caused by events, with when this process could read them. */
-function causedBy(records: readonly ReceivedRecord[], from: number): Array<{ eventId: string; at: number }> {
-  const caused: Array<{ eventId: string; at: number }> = [];
+function causedBy(records: readonly ReceivedRecord[], from: number): CausedUpdate[] {
+  const caused: CausedUpdate[] = [];
   for (let i = from; i < records.length; i += 1) {
-    const update = JSON.parse(records[i]!.value!.toString()) as Update;
+    const record = records[i]!;
+    const update = JSON.parse(record.value!.toString()) as Update;
     if (update.data.cause.kind === 'event')
-      caused.push({ eventId: update.data.cause.eventId!, at: records[i]!.receivedAt });
+      caused.push({
+        eventId: update.data.cause.eventId!,
+        at: record.receivedAt,
+        encodedAt: onPerformanceClock(Date.parse(update.time)),
+        sentAt: onPerformanceClock(Number(record.timestamp)),
+      });
   }
   return caused;
+}
+
+/**
+ * Where the latency of one run went, at the median: produce -> the service
+ * encoded the update (broker, fetch, the event's run up to its signature),
+ * -> the relay sent it (commit, outbox, relay), -> this process read it.
+ */
+function latencyStages(updates: readonly CausedUpdate[], producedAt: ReadonlyMap<string, number>): string {
+  const stage = (ms: (update: CausedUpdate) => number) => fixed(summarize(updates.map(ms)).p50);
+  return (
+    `stages (p50): produce -> encoded ${stage((u) => u.encodedAt - producedAt.get(u.eventId)!)} ms, ` +
+    `-> sent by the relay ${stage((u) => u.sentAt - u.encodedAt)} ms, -> read ${stage((u) => u.at - u.sentAt)} ms`
+  );
 }
 
 async function openSessions(
@@ -206,11 +239,12 @@ async function main(): Promise<void> {
       }
       await waitForUpdates(reader, from, count, 120_000);
       const cpu = sampler.stop();
-      const runLatencies = causedBy(reader.records, from).map(({ eventId, at }) => at - sentAt.get(eventId)!);
+      const updates = causedBy(reader.records, from);
+      const runLatencies = updates.map(({ eventId, at }) => at - sentAt.get(eventId)!);
       latencies.push(runLatencies);
       const summary = summarize(runLatencies);
       log(
-        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates); CPU: ${describeCpuSplit(cpu)}`,
+        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates); ${latencyStages(updates, sentAt)}; CPU: ${describeCpuSplit(cpu)}`,
       );
     }
 
