@@ -63,7 +63,7 @@ const log = (message: string) => process.stderr.write(`[bench:events] ${message}
 
 interface Update {
   type: string;
-  /** When the service encoded the update: just after signing, before its transaction commits. */
+  /** When the service encoded the update: after its signature and JWE, before its write is batched and committed. */
   time: string;
   data: { sessionId: string; cause: { kind: string; eventId?: string } };
 }
@@ -72,7 +72,11 @@ interface CausedUpdate {
   readonly eventId: string;
   /** performance.now() when this process could read the update. */
   readonly at: number;
-  /** The same clock's readings of when the service encoded the update and when the relay sent it. */
+  /**
+   * The same clock's readings of when the service encoded the update and when
+   * the relay's producer built the record (before the relay's Kafka
+   * transaction commits; Kafka's default CreateTime, which topics here keep).
+   */
   readonly encodedAt: number;
   readonly sentAt: number;
 }
@@ -98,15 +102,18 @@ function causedBy(records: readonly ReceivedRecord[], from: number): CausedUpdat
 }
 
 /**
- * Where the latency of one run went, at the median: produce -> the service
- * encoded the update (broker, fetch, the event's run up to its signature),
- * -> the relay sent it (commit, outbox, relay), -> this process read it.
+ * Where the latency of one run went, as means (which add up to the mean end
+ * to end): produce -> encoded (broker, fetch, the event's run up to its
+ * signature and JWE), -> built by the relay (the write's batch and commit, the
+ * outbox, the relay's claim), -> read (the relay's Kafka transaction, the
+ * reader's fetch; the reader reads committed records only).
  */
 function latencyStages(updates: readonly CausedUpdate[], producedAt: ReadonlyMap<string, number>): string {
-  const stage = (ms: (update: CausedUpdate) => number) => fixed(summarize(updates.map(ms)).p50);
+  const mean = (ms: (update: CausedUpdate) => number) =>
+    fixed(updates.reduce((sum, update) => sum + ms(update), 0) / updates.length);
   return (
-    `stages (p50): produce -> encoded ${stage((u) => u.encodedAt - producedAt.get(u.eventId)!)} ms, ` +
-    `-> sent by the relay ${stage((u) => u.sentAt - u.encodedAt)} ms, -> read ${stage((u) => u.at - u.sentAt)} ms`
+    `stages (mean): produce -> encoded ${mean((u) => u.encodedAt - producedAt.get(u.eventId)!)} ms, ` +
+    `-> built by the relay ${mean((u) => u.sentAt - u.encodedAt)} ms, -> read ${mean((u) => u.at - u.sentAt)} ms`
   );
 }
 
