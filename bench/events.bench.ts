@@ -13,10 +13,11 @@
  *       that business: time until the last update is readable;
  *   (d) a change that reaches those 10,000 sessions and changes none of them
  *       (each is confirmed, nothing is published): time until it completes.
- * Also the service's peak RSS, for (a) and (b) where the machine's CPU went
- * (service, PostgreSQL, broker, load generator, idle, steal), and, since the
- * machine's speed varies from hour to hour, what (a) cost in CPU per renewal
- * and the RSA-2048 signing rate of one core, both measured in the same run.
+ * Also the service's peak RSS (and its high-water mark after each phase), for
+ * (a), (b) and (c) where the machine's CPU went (service, PostgreSQL, broker,
+ * load generator, idle, steal), for (b) where its latency went by stage, and,
+ * since the machine's speed varies from hour to hour, what (a) cost in CPU per
+ * renewal and the RSA-2048 signing rate of one core, both measured in the same run.
  *
  * Settings (environment): BENCH_USERS (1000), BENCH_EVENTS (10000), BENCH_RUNS (3),
  * BENCH_RATE (300), BENCH_RATE_DURATION_S (20), BENCH_FANOUT (10000), BENCH_PARTITIONS (8: input
@@ -78,7 +79,7 @@ interface CausedUpdate {
    * transaction commits; Kafka's default CreateTime, which topics here keep).
    */
   readonly encodedAt: number;
-  readonly sentAt: number;
+  readonly builtAt: number;
 }
 
 /** performance.now()'s reading of a wall-clock instant (same machine, same clock). */
@@ -95,7 +96,7 @@ function causedBy(records: readonly ReceivedRecord[], from: number): CausedUpdat
         eventId: update.data.cause.eventId!,
         at: record.receivedAt,
         encodedAt: onPerformanceClock(Date.parse(update.time)),
-        sentAt: onPerformanceClock(Number(record.timestamp)),
+        builtAt: onPerformanceClock(Number(record.timestamp)),
       });
   }
   return caused;
@@ -113,7 +114,7 @@ function latencyStages(updates: readonly CausedUpdate[], producedAt: ReadonlyMap
     fixed(updates.reduce((sum, update) => sum + ms(update), 0) / updates.length);
   return (
     `stages (mean): produce -> encoded ${mean((u) => u.encodedAt - producedAt.get(u.eventId)!)} ms, ` +
-    `-> built by the relay ${mean((u) => u.sentAt - u.encodedAt)} ms, -> read ${mean((u) => u.at - u.sentAt)} ms`
+    `-> built by the relay ${mean((u) => u.builtAt - u.encodedAt)} ms, -> read ${mean((u) => u.at - u.builtAt)} ms`
   );
 }
 
@@ -225,14 +226,14 @@ async function main(): Promise<void> {
     }
 
     // VmHWM only grows: read after each phase, it shows which phase set the peak.
-    const peakRssAfter: Record<string, number> = { a: memoryOf(service.pid!).peakRssMb };
+    const peakRssAfter = { a: memoryOf(service.pid!).peakRssMb, b: 0, open: 0, c: 0 };
 
     // (b) end-to-end latency at a fixed offered rate.
     const latencies: number[][] = [];
     for (let run = 1; run <= RUNS; run += 1) {
       const count = Math.round((RATE * RATE_DURATION_MS) / 1_000);
       const batch = toggles(userIds, count, held);
-      const sentAt = new Map<string, number>();
+      const producedAt = new Map<string, number>();
       const from = reader.records.length;
       const interval = 1_000 / RATE;
       const started = performance.now();
@@ -241,17 +242,17 @@ async function main(): Promise<void> {
         const due = started + i * interval;
         const wait = due - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-        sentAt.set(batch[i]!.id, performance.now());
+        producedAt.set(batch[i]!.id, performance.now());
         void publish(deployment.topics.roleChanges, [batch[i]!]);
       }
       await waitForUpdates(reader, from, count, 120_000);
       const cpu = sampler.stop();
       const updates = causedBy(reader.records, from);
-      const runLatencies = updates.map(({ eventId, at }) => at - sentAt.get(eventId)!);
+      const runLatencies = updates.map(({ eventId, at }) => at - producedAt.get(eventId)!);
       latencies.push(runLatencies);
       const summary = summarize(runLatencies);
       log(
-        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates); ${latencyStages(updates, sentAt)}; CPU: ${describeCpuSplit(cpu)}`,
+        `latency run ${run} at ${RATE}/s: p50 ${fixed(summary.p50)} ms, p95 ${fixed(summary.p95)} ms, p99 ${fixed(summary.p99)} ms (${summary.count} updates); ${latencyStages(updates, producedAt)}; CPU: ${describeCpuSplit(cpu)}`,
       );
     }
 
@@ -351,7 +352,7 @@ async function main(): Promise<void> {
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
         `  (d) a change reaching those ${FANOUT} sessions and changing none: completed after ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
-        `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB (high-water mark after (a) ${fixed(peakRssAfter.a!, 0)}, (b) ${fixed(peakRssAfter.b!, 0)}, opening ${FANOUT} sessions ${fixed(peakRssAfter.open!, 0)}, (c) ${fixed(peakRssAfter.c!, 0)} MB)`,
+        `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB (high-water mark after (a) ${fixed(peakRssAfter.a, 0)}, (b) ${fixed(peakRssAfter.b, 0)}, opening ${FANOUT} sessions ${fixed(peakRssAfter.open, 0)}, (c) ${fixed(peakRssAfter.c, 0)} MB)`,
         '',
       ].join('\n'),
     );
