@@ -59,6 +59,22 @@ export interface CpuSplit {
   readonly idle: number;
   /** Time the hypervisor gave to other guests: this machine is shared. */
   readonly steal: number;
+  /** The service's event loop: time it ran on a core, and time it was ready but queued for one. */
+  readonly eventLoop: { readonly ran: number; readonly queued: number };
+}
+
+/**
+ * The scheduler's account of a process's main thread (/proc/<pid>/task/<pid>/schedstat):
+ * nanoseconds on a core and nanoseconds runnable but waiting for one. A main thread that
+ * waits about as long as it runs is starved by the machine, not limited by its own work.
+ */
+function mainThreadSchedule(pid: number): { ranNs: number; queuedNs: number } {
+  try {
+    const [ran, queued] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return { ranNs: Number(ran), queuedNs: Number(queued) };
+  } catch {
+    return { ranNs: 0, queuedNs: 0 };
+  }
 }
 
 interface MachineSnapshot {
@@ -66,10 +82,13 @@ interface MachineSnapshot {
   /** /proc/stat's aggregate line: user nice system idle iowait irq softirq steal. */
   readonly machine: readonly number[];
   /** CPU ticks of every process, with how it is classified. */
-  readonly processes: ReadonlyMap<number, { readonly group: keyof CpuSplit; readonly ticks: number }>;
+  readonly processes: ReadonlyMap<number, { readonly group: ProcessGroup; readonly ticks: number }>;
+  readonly eventLoop: { readonly ranNs: number; readonly queuedNs: number };
 }
 
-function classify(pid: number, comm: string, servicePid: number): keyof CpuSplit {
+type ProcessGroup = Exclude<keyof CpuSplit, 'eventLoop'>;
+
+function classify(pid: number, comm: string, servicePid: number): ProcessGroup {
   if (pid === servicePid) return 'service';
   if (pid === process.pid) return 'loadGenerator';
   if (comm === 'postgres') return 'postgres';
@@ -82,7 +101,7 @@ function classify(pid: number, comm: string, servicePid: number): keyof CpuSplit
 
 function snapshot(servicePid: number): MachineSnapshot {
   const machine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const processes = new Map<number, { group: keyof CpuSplit; ticks: number }>();
+  const processes = new Map<number, { group: ProcessGroup; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
@@ -96,7 +115,7 @@ function snapshot(servicePid: number): MachineSnapshot {
       // The process ended between listing and reading.
     }
   }
-  return { at: performance.now(), machine, processes };
+  return { at: performance.now(), machine, processes, eventLoop: mainThreadSchedule(servicePid) };
 }
 
 /**
@@ -117,7 +136,7 @@ export class CpuSplitSampler {
     const end = snapshot(this.servicePid);
     const seconds = (end.at - this.start.at) / 1_000;
     const cores = (ticks: number) => ticks / TICKS_PER_SECOND / seconds;
-    const split: Record<keyof CpuSplit, number> = {
+    const split: Record<ProcessGroup, number> = {
       service: 0,
       postgres: 0,
       broker: 0,
@@ -133,11 +152,16 @@ export class CpuSplitSampler {
     const delta = (index: number) => (end.machine[index] ?? 0) - (this.start.machine[index] ?? 0);
     split.idle = cores(delta(3) + delta(4));
     split.steal = cores(delta(7));
-    return split;
+    const nsAsCores = (ns: number) => ns / 1e9 / seconds;
+    const eventLoop = {
+      ran: nsAsCores(end.eventLoop.ranNs - this.start.eventLoop.ranNs),
+      queued: nsAsCores(end.eventLoop.queuedNs - this.start.eventLoop.queuedNs),
+    };
+    return { ...split, eventLoop };
   }
 }
 
-/** `service 1.01, PostgreSQL 0.45, …` in cores. */
+/** `service 1.01, PostgreSQL 0.45, …` in cores, then the service's event loop. */
 export function describeCpuSplit(split: CpuSplit): string {
   const parts: Array<[string, number]> = [
     ['service', split.service],
@@ -148,5 +172,7 @@ export function describeCpuSplit(split: CpuSplit): string {
     ['idle', split.idle],
     ['steal', split.steal],
   ];
-  return parts.map(([name, value]) => `${name} ${value.toFixed(2)}`).join(', ') + ' cores';
+  const cores = parts.map(([name, value]) => `${name} ${value.toFixed(2)}`).join(', ');
+  const { ran, queued } = split.eventLoop;
+  return `${cores} cores; service event loop on a core ${ran.toFixed(2)}, queued for one ${queued.toFixed(2)}`;
 }
