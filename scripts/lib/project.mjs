@@ -70,6 +70,21 @@ export function ensureBuilt() {
   writeFileSync(stamp, digest);
 }
 
+/** Where a PostgreSQL on this machine listens for local connections (Debian's default). */
+const POSTGRES_SOCKET_DIR = '/var/run/postgresql';
+
+/**
+ * The URL of a database on this machine's PostgreSQL: over its Unix socket when
+ * there is one, which costs both sides less per round trip than loopback TCP
+ * (bench:http, alternated: +13 % renewals/s; README, Benchmarks), else
+ * 127.0.0.1:5432.
+ */
+export function localPostgresUrl(database) {
+  return existsSync(join(POSTGRES_SOCKET_DIR, '.s.PGSQL.5432'))
+    ? `postgresql://postgres@localhost/${database}?host=${POSTGRES_SOCKET_DIR}`
+    : `postgresql://postgres@127.0.0.1:5432/${database}`;
+}
+
 /**
  * The settings of a local run (npm start, npm run cli), under whatever the
  * environment already sets. Production sets all of them itself.
@@ -79,7 +94,7 @@ export function localEnvironment(brokerPort) {
   return {
     keysDir,
     env: {
-      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/iam_token_renewal',
+      DATABASE_URL: localPostgresUrl('iam_token_renewal'),
       KAFKA_BROKERS: `127.0.0.1:${brokerPort}`,
       KAFKA_ENSURE_TOPICS: 'true',
       SIGNING_KEYS_DIR: join(keysDir, 'signing'),

@@ -1,9 +1,12 @@
+import { localPostgresUrl } from '../../scripts/lib/project.mjs';
+
 /**
  * Where the integration and end-to-end tests find their infrastructure: the
- * machine's PostgreSQL and the Kafka broker `npm test` starts (127.0.0.1 only).
+ * machine's PostgreSQL (over its Unix socket when it has one) and the Kafka broker `npm test`
+ * starts (127.0.0.1 only).
  */
 export const testEnvironment = {
-  postgresUrl: process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  postgresUrl: process.env.TEST_POSTGRES_URL ?? localPostgresUrl('postgres'),
   kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
 };
 
