@@ -6,6 +6,7 @@
 //   node scripts/kafka.mjs start    fetch, format the store once, start on 127.0.0.1, wait until it answers
 //   node scripts/kafka.mjs stop     stop the broker this script started (controlled shutdown)
 //   node scripts/kafka.mjs status   exit 0 when a broker answers on KAFKA_PORT
+//   node scripts/kafka.mjs reset    delete the stopped broker's data (topics, store); the next start formats anew
 //
 // Settings (environment): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 // KAFKA_DATA_DIR (.data/kafka), KAFKA_HEAP (512m).
