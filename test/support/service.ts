@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -130,6 +130,8 @@ export class ServiceInstance {
     readonly deployment: Deployment,
     readonly port: number,
     private readonly child: ChildProcess,
+    /** Where a benchmark's service writes its logs instead of this process's memory. */
+    private readonly logFile?: string,
   ) {
     let buffer = '';
     const collect = (chunk: Buffer) => {
@@ -148,22 +150,26 @@ export class ServiceInstance {
     options: {
       env?: Record<string, string>;
       waitUntilReady?: boolean;
+      /** Not in memory: to a file (see logDestinations), for runs that log for minutes. */
       discardLogs?: boolean;
       /** Node's own options for the service (a profiler, say), after those it always runs with. */
       nodeArgs?: readonly string[];
     } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
-    const logs = logDestinations(options.discardLogs ?? false);
+    const logFile = options.discardLogs
+      ? (process.env.BENCH_SERVICE_LOG ?? join(deployment.keysDir, 'service.log'))
+      : undefined;
+    const logs = logDestinations(logFile);
     const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(options.nodeArgs ?? []), SERVICE_MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
-      // Benchmarks discard the logs (the service still writes them) rather than keep them in memory.
+      // Benchmarks send the logs to a file (removed with the deployment) rather than keep them in memory.
       stdio: ['ignore', ...logs],
     });
     // The child holds its own copy of a log file's descriptor.
     if (typeof logs[0] === 'number') closeSync(logs[0]);
-    const instance = new ServiceInstance(deployment, port, child);
+    const instance = new ServiceInstance(deployment, port, child, logFile);
     if (options.waitUntilReady ?? true) await instance.waitUntilReady();
     return instance;
   }
@@ -184,7 +190,7 @@ export class ServiceInstance {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) {
-        throw new Error(`the service exited during start-up:\n${this.logs.slice(-30).join('\n')}`);
+        throw new Error(`the service exited during start-up:\n${this.lastLogLines()}`);
       }
       try {
         const response = await fetch(`${this.baseUrl}/health/ready`);
@@ -194,7 +200,17 @@ export class ServiceInstance {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`the service was not ready within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`);
+    throw new Error(`the service was not ready within ${timeoutMs} ms:\n${this.lastLogLines()}`);
+  }
+
+  /** The last lines the service logged, from memory or from its log file. */
+  private lastLogLines(count = 30): string {
+    const lines =
+      this.logFile && existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').split('\n') : this.logs;
+    return lines
+      .filter((line) => line.length > 0)
+      .slice(-count)
+      .join('\n');
   }
 
   fetch(path: string, init?: RequestInit): Promise<Response> {
@@ -241,12 +257,11 @@ export function runCli(
 
 /**
  * Where the service's stdout and stderr go: kept in memory for the tests; for
- * benchmarks discarded, or appended to the file BENCH_SERVICE_LOG names.
+ * long runs (benchmarks, the soak) appended to a file, whose last lines explain
+ * a failed start-up: the deployment's own (removed with it), or BENCH_SERVICE_LOG.
  */
-function logDestinations(discard: boolean): ['pipe' | 'ignore' | number, 'pipe' | 'ignore' | number] {
-  if (!discard) return ['pipe', 'pipe'];
-  const file = process.env.BENCH_SERVICE_LOG;
-  if (!file) return ['ignore', 'ignore'];
+function logDestinations(file: string | undefined): ['pipe' | number, 'pipe' | number] {
+  if (!file) return ['pipe', 'pipe'];
   const fd = openSync(file, 'a');
   return [fd, fd];
 }
