@@ -189,9 +189,12 @@ async function main(): Promise<void> {
     ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),
   });
   const service = await ServiceInstance.start(deployment, {
-    discardLogs: true,
+    logToFile: true,
     nodeArgs: serviceNodeArgs(),
     env: serviceEnv(),
+  }).catch(async (error: unknown) => {
+    await destroyDeployment(deployment);
+    throw error;
   });
   const reader = await TopicReader.open(deployment.topics.sessionUpdates);
   try {

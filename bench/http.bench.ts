@@ -48,9 +48,12 @@ const log = (message: string) => process.stderr.write(`[bench:http] ${message}\n
 async function main(): Promise<void> {
   const deployment = await createDeployment('bench_http', { LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '16' });
   const service = await ServiceInstance.start(deployment, {
-    discardLogs: true,
+    logToFile: true,
     nodeArgs: serviceNodeArgs(),
     env: serviceEnv(),
+  }).catch(async (error: unknown) => {
+    await destroyDeployment(deployment);
+    throw error;
   });
   try {
     await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });

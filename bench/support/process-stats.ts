@@ -152,7 +152,8 @@ export class CpuSplitSampler {
     const delta = (index: number) => (end.machine[index] ?? 0) - (this.start.machine[index] ?? 0);
     split.idle = cores(delta(3) + delta(4));
     split.steal = cores(delta(7));
-    const nsAsCores = (ns: number) => ns / 1e9 / seconds;
+    // A service that exited before the end reads as zero: count nothing rather than a negative.
+    const nsAsCores = (ns: number) => Math.max(0, ns) / 1e9 / seconds;
     const eventLoop = {
       ran: nsAsCores(end.eventLoop.ranNs - this.start.eventLoop.ranNs),
       queued: nsAsCores(end.eventLoop.queuedNs - this.start.eventLoop.queuedNs),

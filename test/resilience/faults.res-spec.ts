@@ -2,14 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DedicatedPostgres } from '../support/dedicated-postgres';
 import { LOGIN_PATH } from '../support/renewal';
 import { closeTestProducer, groupAssignments, testKafka } from '../support/kafka';
-import type { Deployment, ServiceInstance } from '../support/service';
-import {
-  committedOffsets,
-  DedicatedKafka,
-  deleteDeploymentTopics,
-  kafkaClient,
-  sleep,
-} from './support/fault-infrastructure';
+import type { ServiceInstance } from '../support/service';
+import { committedOffsets, DedicatedKafka, kafkaClient, sleep } from './support/fault-infrastructure';
 import { recordFigures, summaryTable, type FaultFigures } from './support/fault-results';
 import {
   appliedLines,
@@ -35,8 +29,6 @@ const ORDER = [
   'instance-sigkill',
 ];
 const SHUTDOWN_BOUND_MS = 25_000;
-
-const dropSharedTopics = (deployment: Deployment) => deleteDeploymentTopics(testKafka, deployment);
 
 /** Asserts the figures of a fault (recorded first, so that a failure still leaves its figures behind). */
 function expectExactlyOnce(figures: FaultFigures): void {
@@ -134,7 +126,6 @@ describe('faults mid-stream: exactly once, in order, nothing lost (resilience)',
             await sleep(3_000);
             dedicated.start();
           },
-          cleanup: dropSharedTopics,
         }),
       );
       expectExactlyOnce(figures);
@@ -160,7 +151,6 @@ describe('faults mid-stream: exactly once, in order, nothing lost (resilience)',
         restore: async (context) => {
           context.serving = await context.startInstance({ waitUntilReady: false });
         },
-        cleanup: dropSharedTopics,
       }),
     );
     expectExactlyOnce(figures);
@@ -190,7 +180,6 @@ describe('faults mid-stream: exactly once, in order, nothing lost (resilience)',
         restore: async (context) => {
           context.serving = await context.startInstance({ waitUntilReady: false });
         },
-        cleanup: dropSharedTopics,
       }),
     );
     expectExactlyOnce(figures);
@@ -241,7 +230,6 @@ describe('faults mid-stream: exactly once, in order, nothing lost (resilience)',
           if (relay === undefined) problems.push('the survivor never took over the outbox relay');
           return problems;
         },
-        cleanup: dropSharedTopics,
       }),
     );
     expectExactlyOnce(figures);

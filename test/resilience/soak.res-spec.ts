@@ -107,7 +107,7 @@ describe('soak: HTTP renewals and role-change events at once (resilience)', () =
   beforeAll(async () => {
     // The service's defaults (8 partitions, as bench:events uses), with the benchmark's pool size.
     deployment = await createDeployment('soak', { DATABASE_POOL_SIZE: '16', KAFKA_TOPIC_PARTITIONS: '8' });
-    service = await ServiceInstance.start(deployment, { discardLogs: true });
+    service = await ServiceInstance.start(deployment, { logToFile: true });
     updates = await TopicReader.open(deployment.topics.sessionUpdates);
     await registerClient(deployment, { ...CLIENT, roles: ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY'] });
   });

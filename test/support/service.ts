@@ -81,18 +81,19 @@ export async function createDeployment(
 
 export async function destroyDeployment(deployment: Deployment): Promise<void> {
   await dropDatabase(deployment.databaseUrl).catch(() => undefined);
-  await deleteDeploymentTopics(deployment).catch(() => undefined);
+  await deleteDeploymentTopics(deployment);
   rmSync(deployment.keysDir, { recursive: true, force: true });
 }
 
 /**
- * Deletes every topic the deployment's instances created: the inputs, their
- * dead-letter topics, the session updates and the relay's progress, all named
- * `<id>.…`. Left behind, they piled up in a developer's broker run after run
- * (545 partitions, 3.4 GB after one day's benchmarks). Best effort: a broker
- * a test stopped on purpose is given up on quickly.
+ * Deletes every topic and consumer group the deployment's instances created:
+ * the inputs, their dead-letter topics, the session updates, the relay's
+ * progress and the groups, all named `<id>.…`. Left behind, they piled up in a
+ * developer's broker run after run (545 partitions, 3.4 GB after one day's
+ * benchmarks). Best effort: a broker a test stopped on purpose is given up on
+ * quickly, and leftovers with unique names harm nobody.
  */
-async function deleteDeploymentTopics(deployment: Deployment): Promise<void> {
+export async function deleteDeploymentTopics(deployment: Deployment): Promise<void> {
   const brokers = (deployment.env.KAFKA_BROKERS ?? testEnvironment.kafkaBrokers.join(',')).split(',');
   const admin = new Kafka({
     clientId: `${deployment.id}.cleanup`,
@@ -101,12 +102,17 @@ async function deleteDeploymentTopics(deployment: Deployment): Promise<void> {
     connectionTimeout: 2_000,
     retry: { retries: 1 },
   }).admin();
-  await admin.connect();
+  const ours = (name: string) => name.startsWith(`${deployment.id}.`);
   try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${deployment.id}.`));
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter(ours);
     if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
+    const groups = (await admin.listGroups()).groups.map((group) => group.groupId).filter(ours);
+    if (groups.length > 0) await admin.deleteGroups(groups);
+  } catch {
+    // Best effort (above).
   } finally {
-    await admin.disconnect();
+    await admin.disconnect().catch(() => undefined);
   }
 }
 
@@ -150,14 +156,14 @@ export class ServiceInstance {
     options: {
       env?: Record<string, string>;
       waitUntilReady?: boolean;
-      /** Not in memory: to a file (see logDestinations), for runs that log for minutes. */
-      discardLogs?: boolean;
+      /** The service's logs to a file rather than memory (see logDestinations), for runs that log for minutes. */
+      logToFile?: boolean;
       /** Node's own options for the service (a profiler, say), after those it always runs with. */
       nodeArgs?: readonly string[];
     } = {},
   ): Promise<ServiceInstance> {
     const port = await freePort();
-    const logFile = options.discardLogs
+    const logFile = options.logToFile
       ? (process.env.BENCH_SERVICE_LOG ?? join(deployment.keysDir, 'service.log'))
       : undefined;
     const logs = logDestinations(logFile);
@@ -170,7 +176,13 @@ export class ServiceInstance {
     // The child holds its own copy of a log file's descriptor.
     if (typeof logs[0] === 'number') closeSync(logs[0]);
     const instance = new ServiceInstance(deployment, port, child, logFile);
-    if (options.waitUntilReady ?? true) await instance.waitUntilReady();
+    if (options.waitUntilReady ?? true) {
+      // Nobody else holds the instance yet: one that never became ready is stopped here.
+      await instance.waitUntilReady().catch(async (error: unknown) => {
+        await instance.stop('SIGKILL').catch(() => undefined);
+        throw error;
+      });
+    }
     return instance;
   }
 

@@ -7,7 +7,6 @@ import { createBroker, type Broker } from '../../../scripts/kafka.mjs';
 import type { InboundCloudEvent } from '../../support/events';
 import { toMessage } from '../../support/events';
 import { uniqueName } from '../../support/environment';
-import type { Deployment } from '../../support/service';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -169,22 +168,5 @@ export async function committedOffsets(
     return new Map((entry?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Removes a deployment's topics and consumer groups from a broker (best effort). */
-export async function deleteDeploymentTopics(kafka: Kafka, deployment: Deployment): Promise<void> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${deployment.id}.`));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-    const { groups } = await admin.listGroups();
-    const ours = groups.map((group) => group.groupId).filter((id) => id.startsWith(`${deployment.id}.`));
-    if (ours.length > 0) await admin.deleteGroups(ours);
-  } catch {
-    // Best effort: leftovers with unique names harm nobody.
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
 }
