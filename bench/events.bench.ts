@@ -33,7 +33,7 @@ import { registerClient } from '../test/support/applications';
 import {
   createDeployment,
   destroyDeployment,
-  ServiceInstance,
+  type ServiceInstance,
   type Deployment,
 } from '../test/support/service';
 import {
@@ -42,9 +42,8 @@ import {
   describeCpuSplit,
   type CpuSplit,
   memoryOf,
-  serviceEnv,
-  serviceNodeArgs,
 } from './support/process-stats';
+import { startServiceUnderTest } from './support/service-under-test';
 import { rsaSigningRatePerCore } from './support/rsa-ceiling';
 import { waitForConsumer } from './support/seed';
 import { fixed, median, summarize } from './support/stats';
@@ -188,14 +187,7 @@ async function main(): Promise<void> {
     // The relay's linger is the knob between broker work per update and latency (README, Benchmarks).
     ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),
   });
-  const service = await ServiceInstance.start(deployment, {
-    logToFile: true,
-    nodeArgs: serviceNodeArgs(),
-    env: serviceEnv(),
-  }).catch(async (error: unknown) => {
-    await destroyDeployment(deployment);
-    throw error;
-  });
+  const service = await startServiceUnderTest(deployment);
   const reader = await TopicReader.open(deployment.topics.sessionUpdates);
   try {
     await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });

@@ -19,18 +19,17 @@ import { resolve } from 'node:path';
 import { closeTestProducer } from '../test/support/kafka';
 import { claimsOf, loginClient, renewToken, type TokenResponse } from '../test/support/http';
 import { registerClient } from '../test/support/applications';
-import { createDeployment, destroyDeployment, ServiceInstance } from '../test/support/service';
+import { createDeployment, destroyDeployment } from '../test/support/service';
 import type { LoadPlan, LoadResult } from './load/http-load';
 import {
   coreCount,
   CpuSplitSampler,
   describeCpuSplit,
   memoryOf,
-  serviceEnv,
-  serviceNodeArgs,
   type CpuSplit,
 } from './support/process-stats';
 import { rsaSigningRatePerCore } from './support/rsa-ceiling';
+import { startServiceUnderTest } from './support/service-under-test';
 import { runLoadProcess } from './support/run-process';
 import { publishRoleModel, waitForConsumer } from './support/seed';
 import { fixed, median } from './support/stats';
@@ -47,14 +46,7 @@ const log = (message: string) => process.stderr.write(`[bench:http] ${message}\n
 
 async function main(): Promise<void> {
   const deployment = await createDeployment('bench_http', { LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '16' });
-  const service = await ServiceInstance.start(deployment, {
-    logToFile: true,
-    nodeArgs: serviceNodeArgs(),
-    env: serviceEnv(),
-  }).catch(async (error: unknown) => {
-    await destroyDeployment(deployment);
-    throw error;
-  });
+  const service = await startServiceUnderTest(deployment);
   try {
     await registerClient(deployment, CLIENT.id, { secret: CLIENT.secret });
     const caller = await loginClient(service, CLIENT.id, CLIENT.secret);

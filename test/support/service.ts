@@ -93,7 +93,7 @@ export async function destroyDeployment(deployment: Deployment): Promise<void> {
  * benchmarks). Best effort: a broker a test stopped on purpose is given up on
  * quickly, and leftovers with unique names harm nobody.
  */
-export async function deleteDeploymentTopics(deployment: Deployment): Promise<void> {
+async function deleteDeploymentTopics(deployment: Deployment): Promise<void> {
   const brokers = (deployment.env.KAFKA_BROKERS ?? testEnvironment.kafkaBrokers.join(',')).split(',');
   const admin = new Kafka({
     clientId: `${deployment.id}.cleanup`,
