@@ -12,9 +12,10 @@ import { buildAsyncApiDocument } from '@iam/messaging';
 import { Application } from '../support/applications';
 import { event, events, publish, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
 import { loginClient, type TokenResponse } from '../support/http';
-import { closeTestProducer, TopicReader, type ReceivedRecord } from '../support/kafka';
+import { TopicReader, type ReceivedRecord } from '../support/kafka';
 import { LOGIN_PATH, RENEW_PATH, KEYS_PATH, UUID } from '../support/renewal';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { SessionUpdateLog, type SessionUpdateRecord } from '../support/session-updates';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -136,14 +137,7 @@ describe('published contracts match the running service (e2e)', () => {
     roleDlq = await TopicReader.open(`${deployment.topics.roleChanges}.dlq`);
     app = await Application.register(service, 'contracts-app');
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    await updates?.close();
-    await roleDlq?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates, roleDlq] }));
 
   describe('OpenAPI (GET /openapi.json)', () => {
     beforeAll(async () => {

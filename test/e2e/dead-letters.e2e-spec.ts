@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_HEADROOM_BYTES, maxMessageBytes } from '@iam/messaging';
 import { Application, authorities } from '../support/applications';
 import { event, events, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, testKafka, TopicReader, type ReceivedRecord } from '../support/kafka';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { testKafka, TopicReader, type ReceivedRecord } from '../support/kafka';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { SessionUpdateLog, waitUntilConsumed, type TokenRenewedData } from '../support/session-updates';
 
 const BASE_ROLES = ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY', 'AUTH-BASIC'];
@@ -85,13 +86,13 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     roleDlq = await TopicReader.open(`${deployment.topics.roleChanges}.dlq`);
     businessDlq = await TopicReader.open(`${deployment.topics.businessChanges}.dlq`);
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    for (const reader of [updates, roleInput, businessInput, roleDlq, businessDlq]) await reader?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() =>
+    tearDownSuite({
+      deployment,
+      service,
+      readers: [updates, roleInput, businessInput, roleDlq, businessDlq],
+    }),
+  );
 
   it('dead-letters every kind of poison record, unchanged, and applies the good events between them', async () => {
     const session = await app.session(user);

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities, userClaimsOf } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, testKafka } from '../support/kafka';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { testKafka } from '../support/kafka';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import {
   consumerLag,
   SessionUpdateLog,
@@ -61,13 +62,7 @@ describe('exactly-once processing of change events (e2e)', () => {
     updates = await SessionUpdateLog.open(deployment);
     app = await Application.register(service, 'web-app');
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    await updates?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates] }));
 
   it('a duplicate delivery (same event id) changes nothing the second time and publishes nothing', async () => {
     const user = 'duplicate-user';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '@iam/domain';
 import { Application, type UserToken } from '../support/applications';
 import { event, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, TopicReader } from '../support/kafka';
+import { TopicReader } from '../support/kafka';
 import {
   familyOf,
   parseExposition,
@@ -13,7 +13,8 @@ import {
   type Sample,
 } from '../support/prometheus';
 import { LOGIN_PATH, RENEW_PATH, waitUntil } from '../support/renewal';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { SessionUpdateLog, waitUntilConsumed } from '../support/session-updates';
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -135,13 +136,7 @@ describe('Prometheus metrics (e2e)', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     ({ text: body, exposition } = await scrape());
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    for (const reader of [updates, roleInput, roleDlq]) await reader?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates, roleInput, roleDlq] }));
 
   it('is well-formed text exposition: every sample of a family with HELP and TYPE', () => {
     expect(exposition.samples.length).toBeGreaterThan(0);

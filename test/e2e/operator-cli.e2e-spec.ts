@@ -9,15 +9,10 @@ import { event, events, publish, publishRaw, type InboundCloudEvent } from '../s
 import { claimsOf, loginClient } from '../support/http';
 import { decodeJwt, type JsonWebKeySet } from '../support/jwt';
 import { verifiedClaims } from '../support/token-assertions';
-import { closeTestProducer, TopicReader, type ReceivedRecord } from '../support/kafka';
+import { TopicReader, type ReceivedRecord } from '../support/kafka';
 import { expectAuthMeError, KEYS_PATH, waitUntil } from '../support/renewal';
-import {
-  createDeployment,
-  destroyDeployment,
-  runCli,
-  ServiceInstance,
-  type Deployment,
-} from '../support/service';
+import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import {
   openSealedToken,
   SessionUpdateLog,
@@ -129,13 +124,7 @@ describe('the operator CLI against the running service (e2e)', () => {
     app = await Application.register(service, 'cli-app');
     app2 = await Application.register(service, 'cli-app-2');
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    for (const reader of [updates, roleInput, roleDlq]) await reader?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates, roleInput, roleDlq] }));
 
   describe('usage', () => {
     it('lists its commands; --help on every command exits 0 and prints its Usage line', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer } from '../support/kafka';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { SessionUpdateLog, waitUntilConsumed, type SessionRevokedData } from '../support/session-updates';
 import { expectReissued } from '../support/token-assertions';
 
@@ -47,13 +47,7 @@ describe('role and business change events re-issue live sessions (e2e)', () => {
     updates = await SessionUpdateLog.open(deployment);
     app = await Application.register(service, 'web-app');
   });
-  afterAll(async () => {
-    if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
-    await updates?.close();
-    await closeTestProducer();
-    await service?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates] }));
 
   it('user role granted, then revoked: the session gains and loses the role', async () => {
     const user = 'user-role';

@@ -12,7 +12,7 @@ import {
   verifyRs512,
   type JsonWebKeySet,
 } from '../support/jwt';
-import { closeTestProducer, TopicReader, type ReceivedRecord } from '../support/kafka';
+import { TopicReader, type ReceivedRecord } from '../support/kafka';
 import {
   authMeId,
   expectAuthMeError,
@@ -23,7 +23,8 @@ import {
   sleep,
   UUID,
 } from '../support/renewal';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { classifyRecord, type TopicKind } from './support/hostile-cloudevent-oracle';
 import { FORGERIES, type ForgeryMaterial } from '../support/forgeries';
 import {
@@ -219,9 +220,7 @@ describe('hostile HTTP input, fuzzed (resilience)', () => {
   afterAll(async () => {
     agent.destroy();
     loginAgent.destroy();
-    await closeTestProducer();
-    await service?.stop();
-    if (deployment) await destroyDeployment(deployment);
+    await tearDownSuite({ deployment, service });
   });
 
   /** Everything a single answer must satisfy; returns what it violated. */

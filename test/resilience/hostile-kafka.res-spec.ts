@@ -3,8 +3,9 @@ import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities } from '../support/applications';
 import { event, events, publish, publishRaw, toMessage, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, TopicReader, type ReceivedRecord } from '../support/kafka';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { TopicReader, type ReceivedRecord } from '../support/kafka';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { waitUntilConsumed } from '../support/session-updates';
 import {
   classifyRecord,
@@ -434,12 +435,7 @@ describe('hostile records on the input topics, fuzzed (resilience)', () => {
     );
   });
 
-  afterAll(async () => {
-    for (const reader of Object.values(readers)) await reader?.close();
-    await closeTestProducer();
-    await service?.stop();
-    if (deployment) await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: Object.values(readers) }));
 
   it('dead-letters every fuzzed record exactly once with the predicted reason, and applies every good event between them', async () => {
     const started = performance.now();

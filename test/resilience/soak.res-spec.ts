@@ -7,9 +7,10 @@ import { runLoadProcess } from '../../bench/support/run-process';
 import { summarize, type LatencySummary } from '../../bench/support/stats';
 import { events, publish, type InboundCloudEvent } from '../support/events';
 import { loginClient, renewToken, type TokenResponse } from '../support/http';
-import { closeTestProducer, TopicReader } from '../support/kafka';
+import { TopicReader } from '../support/kafka';
 import { registerClient } from '../support/renewal';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { linearRegression, mean, round, thirds, windowFloors } from './support/soak-stats';
 
 /**
@@ -112,12 +113,7 @@ describe('soak: HTTP renewals and role-change events at once (resilience)', () =
     await registerClient(deployment, { ...CLIENT, roles: ['CLI-AUTH-IDENTIFIED', 'CLI-1STPARTY'] });
   });
 
-  afterAll(async () => {
-    await updates?.close();
-    await closeTestProducer();
-    await service?.stop();
-    if (deployment) await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, service, readers: [updates] }));
 
   async function openSessions(caller: string, userIds: readonly string[]): Promise<string[]> {
     const tokens: string[] = new Array<string>(userIds.length);
