@@ -10,8 +10,8 @@ export const root = resolve(import.meta.dirname, '..', '..');
  * Node's options for the service, wherever it is started (npm start, the tests,
  * the benchmarks, the Dockerfile's CMD). V8 sizes its heap to the allocation
  * rate: under bench:events it grew to ~200 MB holding 40–80 MB of live objects,
- * and resident memory passed 400 MB; capped, it collects sooner (README,
- * Benchmarks). The cap is twice the most live heap measured under load.
+ * and resident memory passed 400 MB; capped, it collects sooner (sixth session,
+ * docs/benchmarks-history.md). The cap is twice the most live heap measured under load.
  */
 export const SERVICE_NODE_ARGS = ['--max-old-space-size=160'];
 export const log = (message) =>
@@ -76,7 +76,7 @@ const POSTGRES_SOCKET_DIR = '/var/run/postgresql';
 /**
  * The URL of a database on this machine's PostgreSQL: over its Unix socket when
  * there is one, which costs both sides less per round trip than loopback TCP
- * (bench:http, alternated: +14 % renewals/s; README, Benchmarks), else
+ * (bench:http, alternated: +14 % renewals/s; docs/benchmarks-history.md), else
  * 127.0.0.1:5432. Only the socket's presence is checked: where it asks for
  * `peer` authentication, DATABASE_URL / TEST_POSTGRES_URL name the server instead.
  */

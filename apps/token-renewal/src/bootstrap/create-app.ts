@@ -53,7 +53,7 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
             // minBytes stays 1 (answer as soon as there is data; an idle fetch waits 5 s): holding
             // fetches 25 ms for 64 KiB saved ~0.15 cores at 300 events/s but cost ~0.12 cores when
             // idle (measured: broker and service sampled after start), up to 40 empty fetches a
-            // second by arithmetic (README, Benchmarks).
+            // second by arithmetic (docs/benchmarks-history.md, eighth session).
           },
           // Nest's server also opens a producer (for replies we never send); keep it quiet and Java-compatible.
           producer: { createPartitioner: Partitioners.DefaultPartitioner },

@@ -131,8 +131,8 @@ function signatureMatches(signingInput: string, signature: string, key: KeyObjec
  * Written on node:crypto rather than jose's jwtVerify, with the same checks
  * (the security corpus in rs512-token.spec.ts runs jose-made tokens through
  * them), done in place (~50 µs of CPU) instead of a WebCrypto job per token;
- * under load that saved little of the main thread (see the README's
- * bench:http). Checked in this order: shape, header, algorithm, kid, `crit`,
+ * under load that saved little of the main thread (docs/benchmarks-history.md,
+ * fourth session). Checked in this order: shape, header, algorithm, kid, `crit`,
  * signature, then the claims, so nothing unsigned is interpreted beyond what
  * choosing the key needs.
  */
