@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     KAFKA_TOPIC_PARTITIONS: PARTITIONS,
     KAFKA_CONSUMER_CONCURRENCY: PARTITIONS,
     SESSION_UPDATE_PLAINTEXT: 'false',
-    // The relay's linger is the knob between broker work per update and latency (docs/benchmarks-history.md).
+    // The relay's linger is the knob between broker work per update and latency (docs/benchmarks-history.md, seventh session).
     ...(process.env.OUTBOX_LINGER ? { OUTBOX_LINGER: process.env.OUTBOX_LINGER } : {}),
   });
   const service = await startServiceUnderTest(deployment);

@@ -76,7 +76,7 @@ const POSTGRES_SOCKET_DIR = '/var/run/postgresql';
 /**
  * The URL of a database on this machine's PostgreSQL: over its Unix socket when
  * there is one, which costs both sides less per round trip than loopback TCP
- * (bench:http, alternated: +14 % renewals/s; docs/benchmarks-history.md), else
+ * (bench:http, alternated: +14 % renewals/s; docs/benchmarks-history.md, ninth session), else
  * 127.0.0.1:5432. Only the socket's presence is checked: where it asks for
  * `peer` authentication, DATABASE_URL / TEST_POSTGRES_URL name the server instead.
  */

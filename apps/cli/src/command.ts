@@ -1,6 +1,6 @@
 import type { CliContext } from './cli-context';
 
-/** Exit codes scripts can rely on (README, "Operator CLI"). */
+/** Exit codes scripts can rely on (README, "Operator runbook"). */
 export const ExitCode = {
   Ok: 0,
   Failure: 1,

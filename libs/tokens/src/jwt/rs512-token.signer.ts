@@ -16,7 +16,7 @@ const DIGEST = 'sha512';
  * costs the main thread ~5 µs measured alone. Under load the profile charges
  * far more to this call: the main thread waiting for a core on a saturated
  * machine, not work (batching signatures to worker threads did not help;
- * docs/benchmarks-history.md).
+ * docs/benchmarks-history.md, fifth session).
  */
 function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
   return new Promise((resolve, reject) =>
