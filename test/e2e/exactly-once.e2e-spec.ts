@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities, userClaimsOf } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
 import { testKafka } from '../support/kafka';
-import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
 import { tearDownSuite } from '../support/suite';
 import {
   consumerLag,
@@ -281,6 +281,38 @@ describe('exactly-once processing of change events (e2e)', () => {
       authorities: finalRoles,
       claims_version: tokens.length + 1,
     });
+  });
+
+  it('once housekeeping has deleted the events’ records, delivering them again changes and publishes nothing', async () => {
+    const user = 'pruned-user';
+    const start = await app.session(user);
+    const grant = events.userRoleGranted(user, 'PRUNED');
+    await publish(roleTopic(), [grant]);
+    await updates.waitForCause(grant.id);
+    const revoke = events.userRoleRevoked(user, 'PRUNED');
+    await publish(roleTopic(), [revoke]);
+    await updates.waitForCause(revoke.id);
+
+    // A retention of 1 ms: every completed event's record goes, these two included.
+    const run = await runCli(deployment, ['housekeeping', 'run', '--json'], {
+      PROCESSED_EVENT_RETENTION: '1ms',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { processedEvents: number }).processedEvents).toBeGreaterThanOrEqual(2);
+
+    // The stale grant does not come back (the fact's revocation is newer) and nothing is re-issued.
+    await publish(roleTopic(), [grant, revoke]);
+    const sentinel = events.userRoleGranted(user, 'AFTER-PRUNE');
+    await publish(roleTopic(), [sentinel]);
+    await updates.waitForCause(sentinel.id);
+    await settled();
+
+    expect(updates.causedBy(grant.id)).toHaveLength(1);
+    expect(updates.causedBy(revoke.id)).toHaveLength(1);
+    expect(updates.forSession(start.claims.sid).map((update) => update.event.data.claimsVersion)).toEqual([
+      1, 2, 3, 4,
+    ]);
+    expect((await app.session(user)).claims.authorities).toEqual(withRoles('AFTER-PRUNE'));
   });
 
   it('on the topic, each session’s claims versions run 1, 2, 3, … with no gap and no duplicate', async () => {

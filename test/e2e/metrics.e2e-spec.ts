@@ -157,6 +157,7 @@ describe('Prometheus metrics (e2e)', () => {
       iam_outbox_backlog: 'gauge',
       iam_messages_published_total: 'counter',
       iam_role_change_staleness_seconds: 'histogram',
+      iam_housekeeping_deleted_rows_total: 'counter',
     });
   });
 

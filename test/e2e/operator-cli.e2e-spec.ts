@@ -32,6 +32,7 @@ const DOCUMENTED_COMMANDS = [
   'dlq redrive',
   'sessions list',
   'sessions revoke',
+  'housekeeping run',
   'topics ensure',
 ];
 

@@ -4,6 +4,7 @@ import { CliContext, print } from './cli-context';
 import { ExitCode, UsageError, type Command } from './command';
 import { clientCreate, clientList } from './commands/client.commands';
 import { dlqList, dlqRedrive } from './commands/dlq.commands';
+import { housekeepingRun } from './commands/housekeeping.command';
 import { keysList, keysRotate } from './commands/keys.commands';
 import { replay } from './commands/replay.command';
 import { initLocalRecipient } from './commands/session-updates.commands';
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   dlqRedrive,
   sessionsList,
   sessionsRevoke,
+  housekeepingRun,
   topicsEnsure,
   initLocalRecipient,
 ];

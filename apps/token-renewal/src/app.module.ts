@@ -4,6 +4,7 @@ import { ConfigModule, type AppConfig } from '@iam/config';
 import type { RootLogger } from '@iam/observability';
 import { ClientLoginModule } from './client-login/client-login.module';
 import { HealthModule } from './health/health.module';
+import { HousekeepingModule } from './housekeeping/housekeeping.module';
 import { AuthMeExceptionFilter } from './http/authme-exception.filter';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { KeysModule } from './keys/keys.module';
@@ -32,6 +33,7 @@ export class AppModule {
         KeysModule,
         RoleEventsModule,
         OutboxModule,
+        HousekeepingModule,
         HealthModule,
         MetricsModule,
       ],

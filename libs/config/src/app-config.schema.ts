@@ -10,17 +10,22 @@ const positiveInt = z.coerce.number().int().positive();
 const bool = z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 'no'] });
 const nonEmpty = z.string().trim().min(1);
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `expected a duration such as 900, 15m, 8h or 30d, got "${text}"`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** A duration in milliseconds ("900" is seconds, as in a JWT; "15m", "250ms"); zero only where it means "none". */
+function durationSetting(options: { readonly zero: boolean; readonly example: string }) {
+  return z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || (ms === 0 && !options.zero)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as ${options.example}, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const duration = durationSetting({ zero: false, example: '900, 15m, 8h or 30d' });
 
 const csv = z.string().transform((text) =>
   text
@@ -98,21 +103,16 @@ export const environmentSchema = z.object({
   LOGIN_MAX_FAILURES: positiveInt.default(10),
   LOGIN_FAILURE_WINDOW: duration.default(5 * 60_000),
 
+  // 0 turns housekeeping off here (another instance, or the operator's `housekeeping run`, does it).
+  HOUSEKEEPING_INTERVAL: durationSetting({ zero: true, example: '10m, or 0 for never' }).default(10 * 60_000),
+  PROCESSED_EVENT_RETENTION: duration.default(7 * 86_400_000),
+  ENDED_SESSION_RETENTION: duration.default(7 * 86_400_000),
+
   FANOUT_BATCH_SIZE: positiveInt.default(500),
   OUTBOX_BATCH_SIZE: positiveInt.default(500),
   // Half of Kafka's default message.max.bytes (1 MiB), which bounds each partition's share of a batch.
   OUTBOX_BATCH_BYTES: positiveInt.default(512 * 1024),
-  OUTBOX_LINGER: z
-    .string()
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 20ms, got "${text}"` });
-        return z.NEVER;
-      }
-      return ms;
-    })
-    .default(20),
+  OUTBOX_LINGER: durationSetting({ zero: true, example: '20ms' }).default(20),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

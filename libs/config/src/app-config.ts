@@ -45,6 +45,12 @@ export interface AppConfig {
   readonly signingKeys: { readonly dir: string; readonly generateIfMissing: boolean };
   readonly sessionUpdates: { readonly recipientJwk: string | undefined; readonly plaintext: boolean };
   readonly clientLogin: { readonly maxFailures: number; readonly failureWindowMs: number };
+  readonly housekeeping: {
+    /** 0: this instance never runs it. */
+    readonly intervalMs: number;
+    readonly processedEventRetentionMs: number;
+    readonly endedSessionRetentionMs: number;
+  };
   readonly fanOut: { readonly batchSize: number };
   readonly outbox: { readonly batchSize: number; readonly batchBytes: number; readonly lingerMs: number };
 }
@@ -109,6 +115,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sessionUpdates: { recipientJwk: e.SESSION_UPDATE_RECIPIENT_JWK, plaintext: e.SESSION_UPDATE_PLAINTEXT },
     clientLogin: { maxFailures: e.LOGIN_MAX_FAILURES, failureWindowMs: e.LOGIN_FAILURE_WINDOW },
+    housekeeping: {
+      intervalMs: e.HOUSEKEEPING_INTERVAL,
+      processedEventRetentionMs: e.PROCESSED_EVENT_RETENTION,
+      endedSessionRetentionMs: e.ENDED_SESSION_RETENTION,
+    },
     fanOut: { batchSize: e.FANOUT_BATCH_SIZE },
     outbox: { batchSize: e.OUTBOX_BATCH_SIZE, batchBytes: e.OUTBOX_BATCH_BYTES, lingerMs: e.OUTBOX_LINGER },
   };

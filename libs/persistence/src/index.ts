@@ -20,3 +20,4 @@ export * from './keys/prisma-signing-key.registry';
 export * from './sessions/pg-session-with-roles.reader';
 export * from './database/micro-batcher';
 export * from './clients/pg-login-throttle';
+export * from './housekeeping/pg-housekeeping';

@@ -76,6 +76,13 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly housekeepingDeleted = new Counter({
+    name: 'iam_housekeeping_deleted_rows_total',
+    help: 'Rows housekeeping deleted past their retention, by table (processed_events, sessions).',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'iam_' });
   }
