@@ -1,8 +1,10 @@
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities, userClaimsOf } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
 import { testKafka } from '../support/kafka';
 import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
+import { waitUntil } from '../support/renewal';
 import { tearDownSuite } from '../support/suite';
 import {
   consumerLag,
@@ -35,6 +37,21 @@ describe('exactly-once processing of change events (e2e)', () => {
     await waitUntilConsumed(deployment, 60_000);
     while ((await updates.reader.countArrivingWithin(quietMs)) > 0) {
       // Still publishing.
+    }
+  }
+
+  /** How many of these events have a completed record in the service's database. */
+  async function completedRecords(eventIds: readonly string[]): Promise<number> {
+    const client = new Client({ connectionString: deployment.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM processed_events WHERE event_id = ANY($1) AND status = 'COMPLETED'",
+        [eventIds],
+      );
+      return rows[0]!.n;
+    } finally {
+      await client.end();
     }
   }
 
@@ -293,12 +310,16 @@ describe('exactly-once processing of change events (e2e)', () => {
     await publish(roleTopic(), [revoke]);
     await updates.waitForCause(revoke.id);
 
-    // A retention of 1 ms: every completed event's record goes, these two included.
+    // Both completed (an update can be read before its event's completion commits), then a
+    // retention of 1 ms: every completed event's record goes, these two included.
+    const records = () => completedRecords([grant.id, revoke.id]);
+    await waitUntil('both events completed', async () => ((await records()) === 2 ? true : undefined));
     const run = await runCli(deployment, ['housekeeping', 'run', '--json'], {
       PROCESSED_EVENT_RETENTION: '1ms',
     });
     expect(run.code, run.stderr).toBe(0);
     expect((JSON.parse(run.stdout) as { processedEvents: number }).processedEvents).toBeGreaterThanOrEqual(2);
+    expect(await records()).toBe(0);
 
     // The stale grant does not come back (the fact's revocation is newer) and nothing is re-issued.
     await publish(roleTopic(), [grant, revoke]);

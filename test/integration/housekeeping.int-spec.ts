@@ -125,6 +125,48 @@ describe('PgHousekeeping: processed events and ended sessions past their retenti
     expect(await ids('processed_events')).toEqual([]);
   });
 
+  it('skips the rows another transaction holds instead of waiting for them, and takes them on a later run', async () => {
+    await processedEvent('held', 'COMPLETED', daysAgo(8));
+    await processedEvent('free', 'COMPLETED', daysAgo(9));
+    const holder = await pools[1]!.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM processed_events WHERE event_id = 'held' FOR UPDATE");
+
+      // Without SKIP LOCKED this would wait for the holder, and the test would time out.
+      const pruned = await new PgHousekeeping(new PgSql(pool), RETENTION).prune(NOW);
+      expect(pruned.processedEvents).toBe(1);
+      expect(await ids('processed_events')).toEqual(['held']);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await new PgHousekeeping(new PgSql(pool), RETENTION).prune(NOW)).processedEvents).toBe(1);
+    expect(await ids('processed_events')).toEqual([]);
+  });
+
+  it('stops between two batches when told to, leaving the rest for the next run', async () => {
+    for (let i = 0; i < 6; i += 1) await processedEvent(`stop-${i}`, 'COMPLETED', daysAgo(10 + i));
+    const stop = new AbortController();
+    const sql = new PgSql(pool);
+    const stopping = {
+      query: async (...args: Parameters<PgSql['query']>) => {
+        const rows = await sql.query(...args);
+        stop.abort();
+        return rows;
+      },
+      transaction: sql.transaction.bind(sql),
+    } as PgSql;
+
+    const first = await new PgHousekeeping(stopping, { ...RETENTION, batchSize: 2 }).prune(NOW, stop.signal);
+
+    expect(first).toEqual({ processedEvents: 2, sessions: 0 });
+    expect(await ids('processed_events')).toHaveLength(4);
+    expect((await new PgHousekeeping(sql, { ...RETENTION, batchSize: 2 }).prune(NOW)).processedEvents).toBe(
+      4,
+    );
+  });
+
   it('changes nothing when nothing is past its retention, and refuses a batch size below 1', async () => {
     await processedEvent('fresh', 'COMPLETED', daysAgo(1));
     const live = await session(new Date(NOW.getTime() + DAY));

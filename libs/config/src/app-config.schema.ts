@@ -10,11 +10,21 @@ const positiveInt = z.coerce.number().int().positive();
 const bool = z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 'no'] });
 const nonEmpty = z.string().trim().min(1);
 
-/** A duration in milliseconds ("900" is seconds, as in a JWT; "15m", "250ms"); zero only where it means "none". */
-function durationSetting(options: { readonly zero: boolean; readonly example: string }) {
+/** The longest wait a Node.js timer keeps; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration in milliseconds ("900" is seconds, as in a JWT; "15m", "250ms");
+ * zero only where it means "none", and no longer than `max` where it sets a timer.
+ */
+function durationSetting(options: {
+  readonly zero: boolean;
+  readonly example: string;
+  readonly max?: number;
+}) {
   return z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
-    if (ms === undefined || (ms === 0 && !options.zero)) {
+    if (ms === undefined || (ms === 0 && !options.zero) || ms > (options.max ?? Infinity)) {
       ctx.addIssue({
         code: 'custom',
         message: `expected a duration such as ${options.example}, got "${text}"`,
@@ -104,7 +114,11 @@ export const environmentSchema = z.object({
   LOGIN_FAILURE_WINDOW: duration.default(5 * 60_000),
 
   // 0 turns housekeeping off here (another instance, or the operator's `housekeeping run`, does it).
-  HOUSEKEEPING_INTERVAL: durationSetting({ zero: true, example: '10m, or 0 for never' }).default(10 * 60_000),
+  HOUSEKEEPING_INTERVAL: durationSetting({
+    zero: true,
+    example: '10m (at most 24d), or 0 for never',
+    max: MAX_TIMER_MS,
+  }).default(10 * 60_000),
   PROCESSED_EVENT_RETENTION: duration.default(7 * 86_400_000),
   ENDED_SESSION_RETENTION: duration.default(7 * 86_400_000),
 

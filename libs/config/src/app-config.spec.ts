@@ -69,6 +69,15 @@ describe('loadConfig: the environment, validated once at boot', () => {
     ]);
   });
 
+  it('refuses a housekeeping interval longer than a timer can wait (it would fire at once)', () => {
+    expect(loadConfig({ ...REQUIRED, HOUSEKEEPING_INTERVAL: '24d' }).housekeeping.intervalMs).toBe(
+      24 * 86_400_000,
+    );
+    expect(problems({ ...REQUIRED, HOUSEKEEPING_INTERVAL: '25d' })).toEqual([
+      'HOUSEKEEPING_INTERVAL: expected a duration such as 10m (at most 24d), or 0 for never, got "25d"',
+    ]);
+  });
+
   it('names every bad setting at once, a missing one as required', () => {
     expect(
       problems({
@@ -81,7 +90,7 @@ describe('loadConfig: the environment, validated once at boot', () => {
       'DATABASE_URL: required but not set',
       'KAFKA_BROKERS: expected host:port',
       'SESSION_TTL: expected a duration such as 900, 15m, 8h or 30d, got "-5m"',
-      'HOUSEKEEPING_INTERVAL: expected a duration such as 10m, or 0 for never, got "weekly"',
+      'HOUSEKEEPING_INTERVAL: expected a duration such as 10m (at most 24d), or 0 for never, got "weekly"',
     ]);
   });
 

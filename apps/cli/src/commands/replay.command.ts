@@ -118,8 +118,10 @@ Reads the records of the range (each partition in order; a throw-away consumer
 group, so the service's committed offsets are untouched) and processes each one
 exactly as the live consumer does: validation, dead-lettering, last-writer-wins
 application, re-issue of the affected sessions. Events already processed change
-nothing and publish nothing, so a replay is safe to repeat. Updates are written
-to the outbox and published by the running service.
+nothing and publish nothing, so a replay is safe to repeat; events whose records
+housekeeping has deleted (PROCESSED_EVENT_RETENTION) are applied again, and
+last-writer-wins leaves the facts as they are (README, Operator runbook). Updates
+are written to the outbox and published by the running service.
 
 --dry-run runs the same code in one database transaction that is rolled back:
 nothing changes, and it prints every session update (authorities added and

@@ -7,15 +7,19 @@ import type { Sql } from '@iam/persistence';
 import { ManualClock } from '../../../../libs/tokens/src/testing/manual-clock';
 import { HousekeepingService } from './housekeeping.service';
 
-/** The database as housekeeping sees it: each statement answers with the next count, or fails. */
+/** The database as housekeeping sees it: each statement answers with the next count (then `rest`), or fails. */
 class ScriptedSql implements Sql {
   readonly statements: string[] = [];
 
-  constructor(private readonly answers: (number | Error)[]) {}
+  constructor(
+    private readonly answers: (number | Error)[],
+    private readonly rest = 0,
+  ) {}
 
   async query<T extends QueryResultRow>(name: string | null): Promise<T[]> {
     this.statements.push(name ?? '(unnamed)');
-    const answer = this.answers.shift() ?? 0;
+    await settle(1);
+    const answer = this.answers.shift() ?? this.rest;
     if (answer instanceof Error) throw answer;
     return [{ count: answer } as unknown as T];
   }
@@ -85,6 +89,18 @@ describe('HousekeepingService: housekeeping on a timer, one run at a time', () =
     await until(() => sql.statements.length >= 4);
 
     expect(await deleted('processed_events')).toBe(5);
+  });
+
+  it('a shutdown stops a run through a long backlog between two batches', async () => {
+    // Every batch comes back full: without the stop, this run would never end.
+    const sql = new ScriptedSql([], 1_000);
+    start(sql, 20);
+    await until(() => sql.statements.length >= 3);
+
+    await service!.beforeApplicationShutdown();
+    const after = sql.statements.length;
+    await settle(60);
+    expect(sql.statements.length).toBe(after);
   });
 
   it('never runs with an interval of 0, and runs no more once shut down', async () => {

@@ -13,9 +13,11 @@ import { CLOCK, ROOT_LOGGER, SQL } from '../infrastructure/tokens';
 
 /**
  * Runs housekeeping every HOUSEKEEPING_INTERVAL, one run at a time, the first
- * one interval after start (a fleet restarting together does not prune in
- * step). A failed run (the database away, say) is logged and the next one
- * tries again: nothing is lost by running late.
+ * one interval after start. Each wait is drawn between 0.75 and 1.25 times the
+ * interval, so that a fleet restarted together drifts apart rather than
+ * pruning in step. A failed run (the database away, say) is logged and the
+ * next one tries again: nothing is lost by running late. A shutdown stops a
+ * run between two batches.
  */
 @Injectable()
 export class HousekeepingService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -23,7 +25,7 @@ export class HousekeepingService implements OnApplicationBootstrap, BeforeApplic
   private readonly logger: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly stop = new AbortController();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -41,25 +43,27 @@ export class HousekeepingService implements OnApplicationBootstrap, BeforeApplic
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
+    this.stop.abort();
     clearTimeout(this.timer);
     await this.running;
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stop.signal.aborted) return;
+    // Never past what a timer can wait (the configuration's limit, before the jitter).
+    const wait = Math.min(2 ** 31 - 1, this.config.housekeeping.intervalMs * (0.75 + Math.random() / 2));
     this.timer = setTimeout(() => {
       this.running = this.runOnce().finally(() => {
         this.running = undefined;
         this.schedule();
       });
-    }, this.config.housekeeping.intervalMs);
+    }, wait);
     this.timer.unref();
   }
 
   private async runOnce(): Promise<void> {
     try {
-      const pruned = await this.housekeeping.prune(this.clock.now());
+      const pruned = await this.housekeeping.prune(this.clock.now(), this.stop.signal);
       this.metrics.housekeepingDeleted.inc({ table: 'processed_events' }, pruned.processedEvents);
       this.metrics.housekeepingDeleted.inc({ table: 'sessions' }, pruned.sessions);
       if (pruned.processedEvents + pruned.sessions > 0) this.logger.info(pruned, 'housekeeping deleted rows');

@@ -64,8 +64,9 @@ export async function earlierRun(sql: Sql, eventId: string): Promise<AppliedChan
     'SELECT status::text AS status, scope FROM processed_events WHERE event_id = $1',
     [eventId],
   );
-  if (!earlier) throw new Error(`processed event ${eventId} conflicted but cannot be read`);
-  if (earlier.status === 'COMPLETED') return { kind: 'duplicate' };
+  // The claim conflicted with a record that is gone now: housekeeping deleted it in between, and
+  // it deletes only completed events' records, so this is a duplicate.
+  if (!earlier || earlier.status === 'COMPLETED') return { kind: 'duplicate' };
   return { kind: 'fan-out', scope: parseStoredScope(earlier.scope) };
 }
 

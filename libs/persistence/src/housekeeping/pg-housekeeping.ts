@@ -71,29 +71,42 @@ export class PgHousekeeping {
     if (this.batchSize < 1) throw new Error('housekeeping needs a batch size of at least 1');
   }
 
-  async prune(now: Date): Promise<PrunedRows> {
+  /**
+   * Deletes what is past its retention at `now`. `stop` ends it between two
+   * batches (a shutdown need not wait for a first run through years of
+   * history); the rest is left for the next run.
+   */
+  async prune(now: Date, stop?: AbortSignal): Promise<PrunedRows> {
     return {
       processedEvents: await this.deleteInBatches(
         'housekeeping-processed-events',
         PRUNE_PROCESSED_EVENTS,
         new Date(now.getTime() - this.policy.processedEventRetentionMs),
+        stop,
       ),
       sessions: await this.deleteInBatches(
         'housekeeping-ended-sessions',
         PRUNE_ENDED_SESSIONS,
         new Date(now.getTime() - this.policy.endedSessionRetentionMs),
+        stop,
       ),
     };
   }
 
   /** Deletes a batch at a time until a batch comes back short; returns the rows deleted. */
-  private async deleteInBatches(name: string, statement: string, before: Date): Promise<number> {
+  private async deleteInBatches(
+    name: string,
+    statement: string,
+    before: Date,
+    stop: AbortSignal | undefined,
+  ): Promise<number> {
     let deleted = 0;
-    for (;;) {
+    while (!stop?.aborted) {
       const [row] = await this.sql.query<{ count: number }>(name, statement, [before, this.batchSize]);
       const count = row?.count ?? 0;
       deleted += count;
-      if (count < this.batchSize) return deleted;
+      if (count < this.batchSize) break;
     }
+    return deleted;
   }
 }
