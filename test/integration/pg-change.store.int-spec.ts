@@ -421,6 +421,33 @@ describe('PgChangeStore: client and business events', () => {
     ]);
   });
 
+  it('treats member-role events older than a removal as stale even after a later addition', async () => {
+    await applyAll([
+      event('m1', at(1), change.memberAdded('acme', 'u1', [])),
+      event('x3', at(3), change.memberRemoved('acme', 'u1')),
+      event('m5', at(5), change.memberAdded('acme', 'u1', ['BUSINESSUSER'])),
+    ]);
+    // Delivered late: in order, the removal at :03 would have ended it, and the addition at :05
+    // does not bring it back.
+    expect(
+      await store.apply(event('g2', at(2), change.memberRole(true, 'acme', 'u1', 'BUSINESSOWNER'))),
+    ).toEqual(NO_EFFECT);
+    expect(await rows('SELECT role FROM business_member_roles WHERE present')).toEqual([
+      { role: 'BUSINESSUSER' },
+    ]);
+    // So a replay of the removal, once its processed-event record is gone, finds nothing to end.
+    await pool.query("DELETE FROM processed_events WHERE event_id = 'x3'");
+    expect(await store.apply(event('x3', at(3), change.memberRemoved('acme', 'u1')))).toEqual(NO_EFFECT);
+    expect(await rows('SELECT role FROM business_member_roles WHERE present')).toEqual([
+      { role: 'BUSINESSUSER' },
+    ]);
+    // A removal older than the one remembered does not replace it.
+    await applyAll([event('x2', at(2, 1), change.memberRemoved('acme', 'u1'))]);
+    expect(await rows('SELECT removed_event_id FROM business_memberships')).toEqual([
+      { removed_event_id: 'x3' },
+    ]);
+  });
+
   it('a removal delivered after a newer addition still revokes the roles granted before it', async () => {
     await applyAll([
       event('g1', at(1), change.memberRole(true, 'acme', 'u1', 'BUSINESSOWNER')),

@@ -48,10 +48,19 @@ const LOCK_GROUPS = `
 SELECT deleted_at IS NOT NULL AND ${newerThanStamp('deleted_at', 'deleted_event_id', 2, 3)} AS deleted_later
 FROM groups WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`;
 
-/** Like LOCK_GROUPS, for a membership: a removal newer than the event makes its role writes stale. */
+/**
+ * Like LOCK_GROUPS, for a membership: a removal newer than the event makes its
+ * role writes stale, whether or not a later addition followed it.
+ */
 const LOCK_MEMBERSHIP = `
-SELECT present, NOT present AND ${newerThanStamp('changed_at', 'event_id', 3, 4)} AS removed_later
+SELECT present, removed_at IS NOT NULL AND ${newerThanStamp('removed_at', 'removed_event_id', 3, 4)} AS removed_later
 FROM business_memberships WHERE business_id = $1 AND user_id = $2 FOR SHARE`;
+
+/** Keeps the membership's latest removal, whichever order removals arrive in. */
+const RECORD_MEMBERSHIP_REMOVAL = `
+UPDATE business_memberships SET removed_at = $3, removed_event_id = $4
+WHERE business_id = $1 AND user_id = $2
+  AND (removed_at IS NULL OR ${olderThanStamp('removed_at', 'removed_event_id', 3, 4)})`;
 
 /**
  * The role tables behind the Kafka consumer: each event is claimed and applied
@@ -459,6 +468,12 @@ async function businessMemberRemoved(
   const { businessId, userId } = change.data;
   // Writing the membership locks it, which keeps role writers (FOR SHARE on it) out.
   const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], false, stamp);
+  await sql.query('change-record-membership-removal', RECORD_MEMBERSHIP_REMOVAL, [
+    businessId,
+    userId,
+    stamp.at,
+    stamp.eventId,
+  ]);
   // Roles granted before the removal end with it, even when a later addition
   // already outranks the removal itself; roles granted after it stay.
   const rolesRevoked = await tombstoneOlderFacts(
