@@ -50,10 +50,14 @@ FROM groups WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`;
 
 /**
  * Like LOCK_GROUPS, for a membership: a removal newer than the event makes its
- * role writes stale, whether or not a later addition followed it.
+ * role writes stale, whether or not a later addition followed it. The latest
+ * change of an absent membership counts as a removal too: a removal applied by
+ * the previous version (during a rolling deploy) records no `removed_at`.
  */
 const LOCK_MEMBERSHIP = `
-SELECT present, removed_at IS NOT NULL AND ${newerThanStamp('removed_at', 'removed_event_id', 3, 4)} AS removed_later
+SELECT present,
+       (NOT present AND ${newerThanStamp('changed_at', 'event_id', 3, 4)})
+       OR (removed_at IS NOT NULL AND ${newerThanStamp('removed_at', 'removed_event_id', 3, 4)}) AS removed_later
 FROM business_memberships WHERE business_id = $1 AND user_id = $2 FOR SHARE`;
 
 /** Keeps the membership's latest removal, whichever order removals arrive in. */
