@@ -11,7 +11,7 @@ const bool = z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 
 const nonEmpty = z.string().trim().min(1);
 
 /** The longest wait a Node.js timer keeps; a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A duration in milliseconds ("900" is seconds, as in a JWT; "15m", "250ms");

@@ -1,4 +1,4 @@
 export * from './app-config';
-export { environmentSchema } from './app-config.schema';
+export { environmentSchema, MAX_TIMER_MS } from './app-config.schema';
 export * from './config.module';
 export { parseDuration } from './duration';

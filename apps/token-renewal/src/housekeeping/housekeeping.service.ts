@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { APP_CONFIG, type AppConfig } from '@iam/config';
+import { APP_CONFIG, MAX_TIMER_MS, type AppConfig } from '@iam/config';
 import type { Clock } from '@iam/domain';
 import { ServiceMetrics } from '@iam/observability';
 import { PgHousekeeping, type Sql } from '@iam/persistence';
@@ -50,8 +50,8 @@ export class HousekeepingService implements OnApplicationBootstrap, BeforeApplic
 
   private schedule(): void {
     if (this.stop.signal.aborted) return;
-    // Never past what a timer can wait (the configuration's limit, before the jitter).
-    const wait = Math.min(2 ** 31 - 1, this.config.housekeeping.intervalMs * (0.75 + Math.random() / 2));
+    // The configuration keeps the interval within a timer's limit; the jitter must not pass it.
+    const wait = Math.min(MAX_TIMER_MS, this.config.housekeeping.intervalMs * (0.75 + Math.random() / 2));
     this.timer = setTimeout(() => {
       this.running = this.runOnce().finally(() => {
         this.running = undefined;

@@ -19,34 +19,38 @@ export interface PrunedRows {
 }
 
 /**
- * Completed events' records, oldest first. An event whose fan-out has not
- * finished (APPLIED) keeps its record whatever its age: a restart resumes it
- * from the scope stored there.
+ * Deletes up to $2 rows of `table` matching `past` (which compares `age` with
+ * $1), oldest first, skipping rows another transaction holds (another
+ * instance's run, a writer), and counts them.
  */
-const PRUNE_PROCESSED_EVENTS = `
+function pruneStatement(table: string, key: string, age: string, past: string): string {
+  return `
 WITH deleted AS (
-  DELETE FROM processed_events WHERE event_id IN (
-    SELECT event_id FROM processed_events
-    WHERE status = 'COMPLETED' AND processed_at < $1
-    ORDER BY processed_at LIMIT $2
+  DELETE FROM ${table} WHERE ${key} IN (
+    SELECT ${key} FROM ${table} WHERE ${past}
+    ORDER BY ${age} LIMIT $2
     FOR UPDATE SKIP LOCKED
   ) RETURNING 1
 ) SELECT count(*)::int AS count FROM deleted`;
+}
+
+/**
+ * Completed events' records. An event whose fan-out has not finished
+ * (APPLIED) keeps its record whatever its age: a restart resumes it from the
+ * scope stored there.
+ */
+const PRUNE_PROCESSED_EVENTS = pruneStatement(
+  'processed_events',
+  'event_id',
+  'processed_at',
+  "status = 'COMPLETED' AND processed_at < $1",
+);
 
 /**
  * Sessions past their absolute expiry (revoked ones included: a revocation
- * never extends it), oldest first; their refresh-token hashes go with them
- * (ON DELETE CASCADE).
+ * never extends it); their refresh-token hashes go with them (ON DELETE CASCADE).
  */
-const PRUNE_ENDED_SESSIONS = `
-WITH deleted AS (
-  DELETE FROM sessions WHERE id IN (
-    SELECT id FROM sessions
-    WHERE expires_at < $1
-    ORDER BY expires_at LIMIT $2
-    FOR UPDATE SKIP LOCKED
-  ) RETURNING 1
-) SELECT count(*)::int AS count FROM deleted`;
+const PRUNE_ENDED_SESSIONS = pruneStatement('sessions', 'id', 'expires_at', 'expires_at < $1');
 
 /**
  * Deletes what the service no longer needs, so that its tables stop growing
