@@ -255,6 +255,57 @@ export async function writeEntityRegister(
   return held.before !== value;
 }
 
+/**
+ * The stamp of the latest event of one kind kept on a row, as a floor for
+ * facts about it: a group's deletion, a membership's removal. Facts older than
+ * the watermark are stale.
+ */
+export interface Watermark {
+  readonly table: string;
+  /** The row's key columns, matched with the first parameters in this order. */
+  readonly key: readonly string[];
+  readonly at: string;
+  readonly eventId: string;
+}
+
+export const GROUP_DELETION: Watermark = {
+  table: 'groups',
+  key: ['id'],
+  at: 'deleted_at',
+  eventId: 'deleted_event_id',
+};
+
+export const MEMBERSHIP_REMOVAL: Watermark = {
+  table: 'business_memberships',
+  key: ['business_id', 'user_id'],
+  at: 'removed_at',
+  eventId: 'removed_event_id',
+};
+
+/**
+ * Raises the row's watermark to the event's stamp unless it holds a later one
+ * (NULL, never raised, is older than any event); takes the row's lock either
+ * way the row exists. Says whether it rose.
+ */
+export async function raiseWatermark(
+  sql: Sql,
+  watermark: Watermark,
+  key: readonly string[],
+  stamp: Stamp,
+): Promise<boolean> {
+  const at = watermark.key.length + 1;
+  const matchesKey = watermark.key.map((column, index) => `${column} = $${index + 1}`).join(' AND ');
+  const raised = await sql.query(
+    `change-watermark:${watermark.table}`,
+    `UPDATE ${watermark.table} SET ${watermark.at} = $${at}::timestamptz, ${watermark.eventId} = $${at + 1}
+     WHERE ${matchesKey}
+       AND (${watermark.at} IS NULL OR ${olderThanStamp(watermark.at, watermark.eventId, at, at + 1)})
+     RETURNING 1`,
+    [...key, stamp.at, stamp.eventId],
+  );
+  return raised.length > 0;
+}
+
 /** The tables of the entities an event can name. */
 export const ENTITY_TABLES = {
   user: 'users',

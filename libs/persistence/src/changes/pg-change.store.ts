@@ -23,8 +23,10 @@ import {
   USER_LOCK,
   USER_ROLES,
   compareText,
+  GROUP_DELETION,
+  MEMBERSHIP_REMOVAL,
   newerThanStamp,
-  olderThanStamp,
+  raiseWatermark,
   tombstoneOlderFacts,
   writeEntityRegister,
   writeFact,
@@ -59,12 +61,6 @@ SELECT present,
        (NOT present AND ${newerThanStamp('changed_at', 'event_id', 3, 4)})
        OR (removed_at IS NOT NULL AND ${newerThanStamp('removed_at', 'removed_event_id', 3, 4)}) AS removed_later
 FROM business_memberships WHERE business_id = $1 AND user_id = $2 FOR SHARE`;
-
-/** Keeps the membership's latest removal, whichever order removals arrive in. */
-const RECORD_MEMBERSHIP_REMOVAL = `
-UPDATE business_memberships SET removed_at = $3, removed_event_id = $4
-WHERE business_id = $1 AND user_id = $2
-  AND (removed_at IS NULL OR ${olderThanStamp('removed_at', 'removed_event_id', 3, 4)})`;
 
 /**
  * The role tables behind the Kafka consumer: each event is claimed and applied
@@ -379,15 +375,8 @@ async function groupDeleted(
   // Raising the watermark takes the group's row lock, which waits for every
   // transaction writing a fact about the group (they hold it FOR SHARE) and
   // keeps new ones out until this one commits.
-  const raised = await sql.query(
-    'change-group-delete',
-    `UPDATE groups SET deleted_at = $2::timestamptz, deleted_event_id = $3
-     WHERE id = $1 AND (deleted_at IS NULL OR ${olderThanStamp('deleted_at', 'deleted_event_id', 2, 3)})
-     RETURNING id`,
-    [groupId, stamp.at, stamp.eventId],
-  );
   // A later deletion already tombstoned everything this one would.
-  if (raised.length === 0) return null;
+  if (!(await raiseWatermark(sql, GROUP_DELETION, [groupId], stamp))) return null;
 
   // Before tombstoning: afterwards the dependents are no longer linked to the group.
   const scope = await scopeOfGroups(sql, [groupId]);
@@ -472,12 +461,8 @@ async function businessMemberRemoved(
   const { businessId, userId } = change.data;
   // Writing the membership locks it, which keeps role writers (FOR SHARE on it) out.
   const membership = await writeFact(sql, BUSINESS_MEMBERSHIPS, [businessId, userId], false, stamp);
-  await sql.query('change-record-membership-removal', RECORD_MEMBERSHIP_REMOVAL, [
-    businessId,
-    userId,
-    stamp.at,
-    stamp.eventId,
-  ]);
+  // Kept whichever order removals arrive in: role events older than the latest one are stale.
+  await raiseWatermark(sql, MEMBERSHIP_REMOVAL, [businessId, userId], stamp);
   // Roles granted before the removal end with it, even when a later addition
   // already outranks the removal itself; roles granted after it stay.
   const rolesRevoked = await tombstoneOlderFacts(
