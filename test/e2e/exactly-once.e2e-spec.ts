@@ -40,6 +40,18 @@ describe('exactly-once processing of change events (e2e)', () => {
     }
   }
 
+  /**
+   * Delivers events of one user again, then a grant of `sentinelRole` to that user: same key,
+   * same partition, so once the sentinel's token is out the events before it were processed.
+   */
+  async function deliverAgain(user: string, again: InboundCloudEvent[], sentinelRole: string): Promise<void> {
+    await publish(roleTopic(), again);
+    const sentinel = events.userRoleGranted(user, sentinelRole);
+    await publish(roleTopic(), [sentinel]);
+    await updates.waitForCause(sentinel.id);
+    await settled();
+  }
+
   /** How many of these events have a completed record in the service's database. */
   async function completedRecords(eventIds: readonly string[]): Promise<number> {
     const client = new Client({ connectionString: deployment.databaseUrl });
@@ -93,12 +105,7 @@ describe('exactly-once processing of change events (e2e)', () => {
     const revoke = events.userRoleRevoked(user, 'DUP');
     await publish(roleTopic(), [revoke]);
     await updates.waitForCause(revoke.id);
-    await publish(roleTopic(), [grant, revoke]);
-    // Same key, same partition: once this one's token is out, the duplicates before it were processed.
-    const sentinel = events.userRoleGranted(user, 'AFTER');
-    await publish(roleTopic(), [sentinel]);
-    await updates.waitForCause(sentinel.id);
-    await settled();
+    await deliverAgain(user, [grant, revoke], 'AFTER');
 
     expect(updates.causedBy(grant.id)).toHaveLength(1);
     expect(updates.causedBy(revoke.id)).toHaveLength(1);
@@ -322,11 +329,7 @@ describe('exactly-once processing of change events (e2e)', () => {
     expect(await records()).toBe(0);
 
     // The stale grant does not come back (the fact's revocation is newer) and nothing is re-issued.
-    await publish(roleTopic(), [grant, revoke]);
-    const sentinel = events.userRoleGranted(user, 'AFTER-PRUNE');
-    await publish(roleTopic(), [sentinel]);
-    await updates.waitForCause(sentinel.id);
-    await settled();
+    await deliverAgain(user, [grant, revoke], 'AFTER-PRUNE');
 
     expect(updates.causedBy(grant.id)).toHaveLength(1);
     expect(updates.causedBy(revoke.id)).toHaveLength(1);
