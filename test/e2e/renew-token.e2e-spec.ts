@@ -16,7 +16,13 @@ import {
   waitUntil,
   type SessionUpdateRecord,
 } from '../support/renewal';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import {
+  createDeployment,
+  destroyDeployment,
+  runCli,
+  ServiceInstance,
+  type Deployment,
+} from '../support/service';
 
 /**
  * Renew Token over HTTP against the built service: the three ways in, the
@@ -449,6 +455,21 @@ describe('Renew Token (e2e)', () => {
       }),
       412,
       'SESSION_EXPIRED',
+    );
+
+    // Housekeeping deletes the ended session with its refresh-token hashes: the token is then unknown.
+    const housekeeping = await runCli(deployment, ['housekeeping', 'run', '--json'], {
+      ENDED_SESSION_RETENTION: '1ms',
+    });
+    expect(housekeeping.code, housekeeping.stderr).toBe(0);
+    expect((JSON.parse(housekeeping.stdout) as { sessions: number }).sessions).toBeGreaterThanOrEqual(1);
+    await expectAuthMeError(
+      await renewToken(service, appToken, {
+        token: viaRefresh.response.refreshToken!,
+        'remember-me': 'true',
+      }),
+      401,
+      'INVALID_REFRESH_TOKEN',
     );
 
     // The identity provider's next login starts a new session.

@@ -846,6 +846,26 @@ describe('PgChangeStore: ordering and re-delivery', () => {
     expect(await store.apply(interrupted)).toEqual(DUPLICATE);
   });
 
+  it('reads a redelivery whose record housekeeping deleted between claim and read as a duplicate', async () => {
+    const single = event('h1', at(1), change.groupMember(true, 'g', 'USER', 'u1'));
+    const inRun = event('h2', at(1), change.userRole(true, 'u2', 'ADMIN'));
+    const other = event('h3', at(1), change.userRole(true, 'u3', 'ADMIN'));
+    await applyAll([single, inRun, other]);
+    // Housekeeping's delete lands after the claim found the completed record and before the
+    // record is read: on its own connection, committed, as it would from another instance.
+    const deleteRecords = async (name: string | null) => {
+      if (name === 'change-earlier-run') await pool.query('DELETE FROM processed_events');
+    };
+    const racing = new PgChangeStore(countingSql(new PgSql(pool), deleteRecords).sql);
+    const before = await visibleState();
+
+    expect(await racing.apply(single)).toEqual(DUPLICATE);
+    await applyAll([single, inRun, other]);
+    // A run of user-role events reads each unclaimed event's record the same way.
+    expect(await racing.applyAll([inRun, other])).toEqual([DUPLICATE, DUPLICATE]);
+    expect(await visibleState()).toEqual(before);
+  });
+
   it('reads a scope stored by the previous version, which had no groups, as one without groups', async () => {
     const interrupted = event('r1', at(2), change.groupRole(true, 'g', 'READER'));
     await store.apply(interrupted);
