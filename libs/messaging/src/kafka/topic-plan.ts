@@ -1,5 +1,6 @@
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { deadLetterTopic, type AppConfig } from '@iam/config';
+import { waitForTopicLeaders } from './topic-leaders';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -154,16 +155,21 @@ export async function undersizedTopics(
   }
 }
 
+/** Creates the topics and waits for their leaders (our wait: kafkajs's misses an answer of Kafka 4). */
 async function createTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
   if (specs.length === 0) return;
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: specs.map((spec) => ({
       topic: spec.topic,
       numPartitions: spec.numPartitions,
       configEntries: spec.configEntries ? [...spec.configEntries] : [],
     })),
   });
+  await waitForTopicLeaders(
+    admin,
+    specs.map((spec) => spec.topic),
+  );
 }
 
 /**
