@@ -14,7 +14,8 @@ RUN node scripts/prisma-generate.mjs \
  && npm prune --omit=dev --ignore-scripts
 
 FROM node:20.20-bookworm-slim AS runtime
-ENV NODE_ENV=production
+# SERVICE_ENV of scripts/lib/project.mjs: malloc arenas capped (why: there).
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules

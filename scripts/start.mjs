@@ -11,6 +11,7 @@ import {
   log,
   root,
   run,
+  SERVICE_ENV,
   SERVICE_NODE_ARGS,
 } from './lib/project.mjs';
 
@@ -37,7 +38,7 @@ run(
 
 const service = spawn(process.execPath, [...SERVICE_NODE_ARGS, 'dist/apps/token-renewal/main.js'], {
   cwd: root,
-  env,
+  env: { ...SERVICE_ENV, ...env },
   stdio: 'inherit',
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => service.kill(signal));

@@ -14,6 +14,18 @@ export const root = resolve(import.meta.dirname, '..', '..');
  * docs/benchmarks-history.md). The cap is twice the most live heap measured under load.
  */
 export const SERVICE_NODE_ARGS = ['--max-old-space-size=160'];
+
+/**
+ * The environment every launcher gives the service, under what the operator
+ * sets (their own value wins). glibc's malloc gives each thread that allocates
+ * an arena of its own, up to 8 per core, and the service signs on libuv's
+ * thread pool; capped at 2 arenas, bench:http's peak RSS was 215 and 237 MB
+ * against 256 and 253 MB in alternated runs, at the same throughput (561, 492
+ * against 474, 517 renewals/s), and the soak's RSS slope 0.8–1.5 MB/min in
+ * three runs against 1.7–3.5 in three without (eleventh session,
+ * docs/benchmarks-history.md).
+ */
+export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2' };
 export const log = (message) =>
   process.stderr.write(`[${process.env.npm_lifecycle_event ?? 'script'}] ${message}\n`);
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { environmentSchema } from '@iam/config';
 import { brokerProperties, KAFKA_VERSION } from '../../scripts/kafka.mjs';
-import { localEnvironment, SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
+import { localEnvironment, SERVICE_ENV, SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
 
 /**
  * Docker cannot run on the development machines, so the compose file is checked
@@ -104,7 +104,7 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   const dockerfile = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8');
 
-  it('builds in one stage and runs from a slim one, as a non-root user, with a health check', () => {
+  it('builds in one stage and runs from a slim one, as a non-root user, with a health check and the launchers’ options', () => {
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
@@ -113,6 +113,10 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain(
       `CMD ${JSON.stringify(['node', ...SERVICE_NODE_ARGS, 'dist/apps/token-renewal/main.js']).replaceAll(',', ', ')}`,
     );
+    // …and the environment they give it.
+    const runtimeEnv = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).match(/^ENV (.+)$/m)?.[1] ?? '';
+    for (const [name, value] of Object.entries(SERVICE_ENV))
+      expect(runtimeEnv.split(' ')).toContain(`${name}=${value}`);
   });
 
   it('uses the Node.js major the project pins', () => {

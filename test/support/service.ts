@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { dropDatabase } from '@iam/persistence';
 import { generateRecipientKeyPair } from '@iam/tokens';
-import { SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
+import { SERVICE_ENV, SERVICE_NODE_ARGS } from '../../scripts/lib/project.mjs';
 import { testDatabaseUrl } from './database';
 import { testEnvironment, uniqueName } from './environment';
 
@@ -169,7 +169,13 @@ export class ServiceInstance {
     const logs = logDestinations(logFile);
     const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(options.nodeArgs ?? []), SERVICE_MAIN], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...deployment.env, PORT: String(port), ...options.env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...SERVICE_ENV,
+        ...deployment.env,
+        PORT: String(port),
+        ...options.env,
+      },
       // Benchmarks send the logs to a file (removed with the deployment) rather than keep them in memory.
       stdio: ['ignore', ...logs],
     });
