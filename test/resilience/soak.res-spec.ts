@@ -85,19 +85,31 @@ interface Sample {
   readonly rssMb: number;
 }
 
+/** The V8 heap's live objects and its committed size, and memory outside it (Buffers), in MB. */
 interface HeapSample {
   readonly atS: number;
   readonly heapUsedMb: number;
+  readonly heapTotalMb: number;
+  readonly externalMb: number;
 }
 
-/** The service's live V8 heap as its own /metrics reports it (prom-client's default metrics). */
-async function heapUsedMbOf(service: ServiceInstance): Promise<number | undefined> {
+/** The service's V8 heap and external memory as its own /metrics reports them (prom-client's default metrics). */
+async function heapOf(service: ServiceInstance, atS: number): Promise<HeapSample | undefined> {
   const response = await fetch(`${service.baseUrl}/metrics`, { signal: AbortSignal.timeout(2_000) }).catch(
     () => undefined,
   );
   if (!response?.ok) return undefined;
-  const match = /^iam_nodejs_heap_size_used_bytes (\S+)$/m.exec(await response.text());
-  return match ? Number(match[1]) / 2 ** 20 : undefined;
+  const text = await response.text();
+  const megabytes = (metric: string) => {
+    const match = new RegExp(`^iam_nodejs_${metric}_bytes (\\S+)$`, 'm').exec(text);
+    return match ? Number(match[1]) / 2 ** 20 : Number.NaN;
+  };
+  return {
+    atS,
+    heapUsedMb: megabytes('heap_size_used'),
+    heapTotalMb: megabytes('heap_size_total'),
+    externalMb: megabytes('external_memory'),
+  };
 }
 
 describe('soak: HTTP renewals and role-change events at once (resilience)', () => {
@@ -187,8 +199,8 @@ describe('soak: HTTP renewals and role-change events at once (resilience)', () =
         samples.push({ atS, rssMb: memoryOf(pid).rssMb });
         // Every other second: a scrape of /metrics is work for the service under test too.
         if (samples.length % 2 === 0) {
-          void heapUsedMbOf(service).then((heapUsedMb) => {
-            if (heapUsedMb !== undefined) heapSamples.push({ atS, heapUsedMb });
+          void heapOf(service, atS).then((sample) => {
+            if (sample && !Number.isNaN(sample.heapUsedMb)) heapSamples.push(sample);
           });
         }
         drain();
@@ -303,6 +315,14 @@ describe('soak: HTTP renewals and role-change events at once (resilience)', () =
           heapUsedMb: {
             floorsPer10s: heapFloors.map(([atS, floor]) => [atS, round(floor, 1)]),
             samples: heapSamples.map((sample) => [round(sample.atS, 1), round(sample.heapUsedMb, 1)]),
+          },
+          // V8's committed heap and the memory outside it, for an RSS trend that is neither.
+          heapTotalAndExternalMb: {
+            samples: heapSamples.map((sample) => [
+              round(sample.atS, 1),
+              round(sample.heapTotalMb, 1),
+              round(sample.externalMb, 1),
+            ]),
           },
         },
         bounds: {
