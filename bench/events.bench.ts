@@ -158,23 +158,62 @@ async function waitForUpdates(reader: TopicReader, from: number, expected: numbe
 }
 
 /** Waits until the service has recorded the event as completed (every affected session settled). */
-async function waitForCompletion(databaseUrl: string, eventId: string, timeoutMs: number): Promise<void> {
+/** When the service claimed an event and when it recorded it completed, on performance.now()'s clock. */
+interface EventTimeline {
+  readonly claimedAt: number;
+  readonly completedAt: number;
+}
+
+/**
+ * Waits until the service records the event completed. `processed_at` and
+ * `completed_at` are now() of the claiming and the completing transaction:
+ * when each began.
+ */
+async function waitForCompletion(
+  databaseUrl: string,
+  eventId: string,
+  timeoutMs: number,
+): Promise<EventTimeline> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { rows } = await client.query<{ status: string }>(
-        'SELECT status::text AS status FROM processed_events WHERE event_id = $1',
+      const { rows } = await client.query<{ status: string; claimed: string; completed: string | null }>(
+        `SELECT status::text AS status, extract(epoch FROM processed_at) * 1000 AS claimed,
+                extract(epoch FROM completed_at) * 1000 AS completed
+         FROM processed_events WHERE event_id = $1`,
         [eventId],
       );
-      if (rows[0]?.status === 'COMPLETED') return;
+      const row = rows[0];
+      if (row?.status === 'COMPLETED')
+        return {
+          claimedAt: onPerformanceClock(Number(row.claimed)),
+          completedAt: onPerformanceClock(Number(row.completed)),
+        };
       if (Date.now() > deadline) throw new Error(`event ${eventId} not completed within ${timeoutMs} ms`);
       await new Promise((resolveWait) => setTimeout(resolveWait, 20));
     }
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Where a fan-out's time went, in seconds from the produce: the claim (broker,
+ * fetch, the consumer's queue), the first and the last update encoded, the
+ * last built by the relay, the last readable, and the completion's commit.
+ */
+function fanOutStages(started: number, timeline: EventTimeline, updates: readonly CausedUpdate[]): string {
+  const at = (ms: number) => fixed((ms - started) / 1_000, 2);
+  const encoded = updates.map((update) => update.encodedAt);
+  const first = updates.length > 0 ? `first encoded ${at(Math.min(...encoded))} s, ` : '';
+  const last =
+    updates.length > 0
+      ? `last encoded ${at(Math.max(...encoded))} s, last built ${at(Math.max(...updates.map((u) => u.builtAt)))} s, ` +
+        `last readable ${at(Math.max(...updates.map((u) => u.at)))} s, `
+      : '';
+  return `stages from the produce: claimed ${at(timeline.claimedAt)} s, ${first}${last}completed ${at(timeline.completedAt)} s`;
 }
 
 async function main(): Promise<void> {
@@ -276,10 +315,12 @@ async function main(): Promise<void> {
     await publish(deployment.topics.businessChanges, [change]);
     await waitForUpdates(reader, from, FANOUT, 120_000);
     const fanOutCpu = fanOutSampler.stop();
-    const fanOutSeconds = (Math.max(...causedBy(reader.records, from).map(({ at }) => at)) - started) / 1_000;
+    const fanOutUpdates = causedBy(reader.records, from);
+    const fanOutSeconds = (Math.max(...fanOutUpdates.map(({ at }) => at)) - started) / 1_000;
+    const fanOutTimeline = await waitForCompletion(deployment.databaseUrl, change.id, 120_000);
     log(
       `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced; ` +
-        `CPU: ${describeCpuSplit(fanOutCpu)}`,
+        `${fanOutStages(started, fanOutTimeline, fanOutUpdates)}; CPU: ${describeCpuSplit(fanOutCpu)}`,
     );
 
     peakRssAfter.c = memoryOf(service.pid!).peakRssMb;
@@ -292,12 +333,13 @@ async function main(): Promise<void> {
     const publishedBefore = reader.records.length;
     const unchangingStarted = performance.now();
     await publish(deployment.topics.roleChanges, [unchanging]);
-    await waitForCompletion(deployment.databaseUrl, unchanging.id, 120_000);
+    const unchangingTimeline = await waitForCompletion(deployment.databaseUrl, unchanging.id, 120_000);
     const unchangedSeconds = (performance.now() - unchangingStarted) / 1_000;
     await new Promise((resolveWait) => setTimeout(resolveWait, 2_000));
     const publishedByUnchanging = reader.records.length - publishedBefore;
     log(
-      `unchanged fan-out: ${FANOUT} sessions confirmed in ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
+      `unchanged fan-out: ${FANOUT} sessions confirmed in ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published; ` +
+        fanOutStages(unchangingStarted, unchangingTimeline, []),
     );
 
     // What a renewal costs in CPU, and what one RSA signature costs here now: on a machine whose
