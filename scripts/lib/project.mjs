@@ -19,11 +19,14 @@ export const SERVICE_NODE_ARGS = ['--max-old-space-size=160'];
  * The environment every launcher gives the service, under what the operator
  * sets (their own value wins). glibc's malloc gives each thread that allocates
  * an arena of its own, up to 8 per core, and the service signs on libuv's
- * thread pool; capped at 2 arenas, bench:http's peak RSS was 215 and 237 MB
- * against 256 and 253 MB in alternated runs, at the same throughput (561, 492
- * against 474, 517 renewals/s), and the soak's RSS slope 0.8–1.5 MB/min in
- * three runs against 1.7–3.5 in three without (eleventh session,
- * docs/benchmarks-history.md).
+ * thread pool. Capped at 2 arenas, in alternated runs: bench:http's peak RSS
+ * 215, 237 MB against 256, 253 at the same throughput; bench:events' peak RSS
+ * median 231 MB against 261 over five pairs, (a) no lower, but the fan-out (c)
+ * slower in four of the five (median 14.8 s against 14.2 s, +3 %, within this
+ * machine's noise but noted), and (d) 3.6–6.3 s in three of seven runs with
+ * it (1.8–2.4 s in the rest and in all five without); the soak's RSS slope
+ * 0.8–1.5 MB/min in three runs against 1.7–3.5 in three without (eleventh
+ * session, docs/benchmarks-history.md).
  */
 export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2' };
 export const log = (message) =>
