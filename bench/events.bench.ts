@@ -157,7 +157,6 @@ async function waitForUpdates(reader: TopicReader, from: number, expected: numbe
   await reader.waitFor((records) => records.length - from >= expected, timeoutMs);
 }
 
-/** Waits until the service has recorded the event as completed (every affected session settled). */
 /** When the service claimed an event and when it recorded it completed, on performance.now()'s clock. */
 interface EventTimeline {
   readonly claimedAt: number;
@@ -165,9 +164,9 @@ interface EventTimeline {
 }
 
 /**
- * Waits until the service records the event completed. `processed_at` and
- * `completed_at` are now() of the claiming and the completing transaction:
- * when each began.
+ * Waits until the service records the event completed (every affected session
+ * settled). `processed_at` and `completed_at` are now() of the claiming and
+ * the completing transaction: when each began.
  */
 async function waitForCompletion(
   databaseUrl: string,

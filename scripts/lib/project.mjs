@@ -16,10 +16,12 @@ export const root = resolve(import.meta.dirname, '..', '..');
 export const SERVICE_NODE_ARGS = ['--max-old-space-size=160'];
 
 /**
- * The environment every launcher gives the service, under what the operator
- * sets (their own value wins). glibc's malloc gives each thread that allocates
- * an arena of its own, up to 8 per core, and the service signs on libuv's
- * thread pool. Capped at 2 arenas, in alternated runs: bench:http's peak RSS
+ * The environment every launcher gives the service. An operator's own value
+ * wins under `npm start` and in the Docker image; the tests and benchmarks
+ * give the service an environment of their own (a benchmark's
+ * BENCH_SERVICE_ENV overrides it, for comparisons). glibc's malloc gives
+ * each thread that allocates an arena of its own, up to 8 per core, and the
+ * service signs on libuv's thread pool. Capped at 2 arenas, in alternated runs: bench:http's peak RSS
  * 215, 237 MB against 256, 253 at the same throughput; bench:events' peak RSS
  * median 231 MB against 261 over five pairs, (a) no lower, but the fan-out (c)
  * slower in four of the five (median 14.8 s against 14.2 s, +3 %, within this

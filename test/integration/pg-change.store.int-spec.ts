@@ -856,13 +856,21 @@ describe('PgChangeStore: ordering and re-delivery', () => {
     const deleteRecords = async (name: string | null) => {
       if (name === 'change-earlier-run') await pool.query('DELETE FROM processed_events');
     };
-    const racing = new PgChangeStore(countingSql(new PgSql(pool), deleteRecords).sql);
+    const counted = countingSql(new PgSql(pool), deleteRecords);
+    const racing = new PgChangeStore(counted.sql);
     const before = await visibleState();
+    const recordsLeft = async () => (await rows('SELECT event_id FROM processed_events')).length;
+    const reads = () => counted.statements.filter((name) => name === 'change-earlier-run').length;
 
     expect(await racing.apply(single)).toEqual(DUPLICATE);
+    // The race happened: the record was read after housekeeping's delete.
+    expect(reads()).toBe(1);
+    expect(await recordsLeft()).toBe(0);
     await applyAll([single, inRun, other]);
     // A run of user-role events reads each unclaimed event's record the same way.
     expect(await racing.applyAll([inRun, other])).toEqual([DUPLICATE, DUPLICATE]);
+    expect(reads()).toBe(3);
+    expect(await recordsLeft()).toBe(0);
     expect(await visibleState()).toEqual(before);
   });
 

@@ -5,8 +5,8 @@ import { waitForTopicLeaders } from './topic-leaders';
 type Metadata = Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
 type Answer = Metadata | Error;
 
-const protocolError = (type: string, code: number) =>
-  new KafkaJSProtocolError({ message: type, type, code, retriable: true } as never);
+const protocolError = (type: string, code: number, retriable = true) =>
+  new KafkaJSProtocolError({ message: type, type, code, retriable } as never);
 const unknownTopic = () => protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3);
 
 /** Each partition's leader, by topic; -1 is no leader. */
@@ -62,8 +62,17 @@ describe('waitForTopicLeaders', () => {
     expect(calls()).toBe(2);
   });
 
-  it('rethrows any other error at once', async () => {
-    const denied = protocolError('TOPIC_AUTHORIZATION_FAILED', 29);
+  it('waits through a poll no broker answered', async () => {
+    const { admin, calls } = adminAnswering(
+      new TypeError("Cannot read properties of null (reading 'topicMetadata')"),
+      metadata({ a: [1] }),
+    );
+    await waitForTopicLeaders(admin, ['a'], fast);
+    expect(calls()).toBe(2);
+  });
+
+  it('rethrows an error kafkajs marks final at once', async () => {
+    const denied = protocolError('TOPIC_AUTHORIZATION_FAILED', 29, false);
     const { admin, calls } = adminAnswering(denied);
     await expect(waitForTopicLeaders(admin, ['a'], fast)).rejects.toBe(denied);
     expect(calls()).toBe(1);

@@ -26,9 +26,20 @@ function isNotYetKnown(error: unknown): boolean {
 }
 
 /**
+ * Whether to ask again rather than fail the start. What kafkajs marks final
+ * (no authorization, an invalid topic name) fails at once; the rest is waited
+ * through until the deadline: besides the answers above, a poll can fail as a
+ * whole when no broker answered it (kafkajs then throws a TypeError on the
+ * metadata it did not get).
+ */
+function isWorthWaiting(error: unknown): boolean {
+  return isNotYetKnown(error) || (error as { retriable?: boolean }).retriable !== false;
+}
+
+/**
  * Waits until every partition of `topics` has a leader, as the broker's
  * metadata tells it, so that producers and consumers can use topics just
- * created. Other errors, and still no leaders after `timeoutMs`, throw.
+ * created. Final errors at once, and still no leaders after `timeoutMs`, throw.
  */
 export async function waitForTopicLeaders(
   admin: Pick<Admin, 'fetchTopicMetadata'>,
@@ -48,7 +59,7 @@ export async function waitForTopicLeaders(
       if (waiting.length === 0) return;
       lastReason = `no leader yet for ${waiting.join(', ')}`;
     } catch (error) {
-      if (!isNotYetKnown(error)) throw error;
+      if (!isWorthWaiting(error)) throw error;
       lastReason = (error as Error).message;
     }
     if (Date.now() >= deadline) {
