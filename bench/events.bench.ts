@@ -201,18 +201,18 @@ async function waitForCompletion(
 /**
  * Where a fan-out's time went, in seconds from the produce: the claim (broker,
  * fetch, the consumer's queue), the first and the last update encoded, the
- * last built by the relay, the last readable, and the completion's commit.
+ * last built by the relay, the last readable, and when the transaction that
+ * recorded the completion began.
  */
 function fanOutStages(started: number, timeline: EventTimeline, updates: readonly CausedUpdate[]): string {
   const at = (ms: number) => fixed((ms - started) / 1_000, 2);
-  const encoded = updates.map((update) => update.encodedAt);
-  const first = updates.length > 0 ? `first encoded ${at(Math.min(...encoded))} s, ` : '';
-  const last =
-    updates.length > 0
-      ? `last encoded ${at(Math.max(...encoded))} s, last built ${at(Math.max(...updates.map((u) => u.builtAt)))} s, ` +
-        `last readable ${at(Math.max(...updates.map((u) => u.at)))} s, `
-      : '';
-  return `stages from the produce: claimed ${at(timeline.claimedAt)} s, ${first}${last}completed ${at(timeline.completedAt)} s`;
+  const latest = (ms: (update: CausedUpdate) => number) => at(Math.max(...updates.map(ms)));
+  const encoded =
+    updates.length === 0
+      ? ''
+      : `first encoded ${at(Math.min(...updates.map((u) => u.encodedAt)))} s, last encoded ${latest((u) => u.encodedAt)} s, ` +
+        `last built ${latest((u) => u.builtAt)} s, last readable ${latest((u) => u.at)} s, `;
+  return `stages from the produce: claimed ${at(timeline.claimedAt)} s, ${encoded}completed ${at(timeline.completedAt)} s`;
 }
 
 async function main(): Promise<void> {
