@@ -102,7 +102,13 @@ const producers: Producer[] = [];
 
 function startRelay(
   target: Deployment,
-  options: { idleWaitMs?: number; batchSize?: number; batchBytes?: number; signal?: OutboxSignal } = {},
+  options: {
+    idleWaitMs?: number;
+    batchSize?: number;
+    batchBytes?: number;
+    signal?: OutboxSignal;
+    store?: PgOutboxStore;
+  } = {},
 ): RunningRelay {
   const leadership = new PgRelayLeadership(database.url, logger);
   const signal = options.signal ?? new OutboxSignal();
@@ -112,7 +118,7 @@ function startRelay(
     published: 0,
     relay: new OutboxRelay(
       kafka,
-      new PgOutboxStore(sql),
+      options.store ?? new PgOutboxStore(sql),
       leadership,
       signal,
       {
@@ -341,6 +347,42 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     ).rows;
     expect(state?.last).toBeDefined();
     expect(await committedProgress(target)).toBe(state!.last);
+  });
+
+  it('reads each message out of the outbox once: its own claimed batch is not read back as pending', async () => {
+    /** Counts the messages the relay's pending check returned. */
+    class CountingStore extends PgOutboxStore {
+      pendingMessagesRead = 0;
+      override async pendingBatches(below?: bigint): Promise<OutboxBatch[]> {
+        const batches = await super.pendingBatches(below);
+        this.pendingMessagesRead += batches.reduce((sum, batch) => sum + batch.messages.length, 0);
+        return batches;
+      }
+    }
+    const target = await deployment('relay-read-once');
+    const reader = await openReader(target.topic);
+    const counting = new CountingStore(sql);
+    const relay = startRelay(target, { batchSize: 10, store: counting });
+    await enqueue(messages(target.topic, 25));
+    await drained();
+
+    await expectExactly(reader, 25);
+    expect(relay.published).toBe(25);
+    expect(counting.pendingMessagesRead).toBe(0);
+  });
+
+  it('lists the pending batches below a batch number, or all of them, oldest first', async () => {
+    const topic = uniqueName('pending');
+    await enqueue(messages(topic, 5));
+    const first = await store.claimNextBatch({ messages: 2, bytes: 1 << 20 });
+    const second = await store.claimNextBatch({ messages: 2, bytes: 1 << 20 });
+    const third = await store.claimNextBatch({ messages: 2, bytes: 1 << 20 });
+    const ids = (batches: readonly OutboxBatch[]) => batches.map((batch) => batch.batchId);
+
+    expect(ids(await store.pendingBatches())).toEqual([first!.batchId, second!.batchId, third!.batchId]);
+    expect(ids(await store.pendingBatches(third!.batchId))).toEqual([first!.batchId, second!.batchId]);
+    expect(ids(await store.pendingBatches(first!.batchId))).toEqual([]);
+    expect((await store.pendingBatches(second!.batchId))[0]!.messages).toHaveLength(2);
   });
 
   it("splits a backlog bigger than the broker's message limit into batches within the byte budget, and publishes all of it", async () => {

@@ -8,7 +8,13 @@ import {
   type RoleSnapshot,
   type RoleSnapshotData,
 } from '@iam/domain';
-import { PgChangeStore, PgRoleSnapshotLoader, PgSessionWithRolesReader, PgSql } from '@iam/persistence';
+import {
+  PgChangeStore,
+  PgRoleSnapshotLoader,
+  PgSessionWithRolesReader,
+  PgSql,
+  PLAN_BATCH_EACH_TIME_FROM,
+} from '@iam/persistence';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
@@ -281,6 +287,33 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
       // A batch of the subject twice takes the array statement and names the same principals.
       expect(contents(await loader.load([subject]))).toEqual(contents(await loader.load([subject, subject])));
     }
+  });
+
+  it('plans a large batch for its own size each time (unnamed) and a small one once (named), to the same facts', async () => {
+    await seedWorld();
+    const counted = countingSql(new PgSql(pool));
+    const counting = new PgRoleSnapshotLoader(counted.sql);
+    const known = [
+      { userId: 'u1', clientId: 'c1', businessId: 'b1' },
+      { userId: 'u2', clientId: 'c2', businessId: 'b1' },
+    ];
+    const padded = (size: number) => [
+      ...known,
+      ...Array.from({ length: size - known.length }, (_, i) => ({
+        userId: `absent${i}`,
+        clientId: 'c1',
+        businessId: null,
+      })),
+    ];
+
+    const small = contents(await counting.load(padded(PLAN_BATCH_EACH_TIME_FROM - 1)));
+    const large = contents(await counting.load(padded(PLAN_BATCH_EACH_TIME_FROM)));
+    const page = contents(await counting.load(padded(500)));
+
+    expect(counted.statements).toEqual(['role-snapshot', '(unnamed)', '(unnamed)']);
+    expect(large).toEqual(small);
+    expect(page).toEqual(small);
+    expect(Object.keys(small.users).sort()).toEqual(['u1', 'u2']);
   });
 
   it('gives resolveAuthorities what it needs for a user acting for a business', async () => {

@@ -16,6 +16,7 @@ import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
 import { PgSessionRepository, PgSql } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
+import { UPDATE_SESSIONS } from '../../libs/persistence/src/sessions/session-write.sql';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 
@@ -829,5 +830,46 @@ describe('outbox: one message per session version', () => {
       { token_hash: 'hash-1', issued_at: CREATED, rotated_at: null },
     ]);
     expect(await rows('SELECT count(*)::int AS n FROM outbox')).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("PgSessionRepository: the write statement's plan", () => {
+  /** The scans of `sessions` in a plan, by node type. */
+  function sessionScans(plan: Record<string, unknown>): string[] {
+    const own = plan['Relation Name'] === 'sessions' ? [String(plan['Node Type'])] : [];
+    const children = (plan.Plans as Array<Record<string, unknown>> | undefined) ?? [];
+    return [...own, ...children.flatMap(sessionScans)];
+  }
+
+  it('looks sessions up by key, also in a table PostgreSQL has no statistics for', async () => {
+    await pool.query(`INSERT INTO users (id) VALUES ('user-1')`);
+    await pool.query(`INSERT INTO clients (id) VALUES ('client-1')`);
+    await pool.query(
+      `INSERT INTO sessions (id, user_id, client_id, auth_level, remember_me, expires_at, claims_version,
+                             token_id, token_expires_at)
+       SELECT gen_random_uuid(), 'user-1', 'client-1', 'AUTH-IDENTIFIED', false, $1, 1, 't', $1
+       FROM generate_series(1, 5000)`,
+      [at(8 * HOUR)],
+    );
+    const ids = (await rows<{ id: string }>('SELECT id::text AS id FROM sessions LIMIT 3')).map(
+      (row) => row.id,
+    );
+    const input = ids.map((id, ord) => ({
+      ord,
+      id,
+      expected: 1,
+      revision: 2,
+      claims_version: 1,
+      status: 'ACTIVE',
+    }));
+
+    const [explained] = await rows<{ 'QUERY PLAN': Array<{ Plan: Record<string, unknown> }> }>(
+      `EXPLAIN (FORMAT JSON) ${UPDATE_SESSIONS}`,
+      [JSON.stringify(input)],
+    );
+    const scans = sessionScans(explained!['QUERY PLAN'][0]!.Plan);
+
+    expect(scans.length).toBeGreaterThan(0);
+    expect(scans.filter((scan) => scan === 'Seq Scan')).toEqual([]);
   });
 });

@@ -35,8 +35,11 @@ export interface OutboxBatchLimit {
 
 /** The relay's view of the outbox table (implemented over PostgreSQL). */
 export interface OutboxStore {
-  /** Batches assigned before a crash or failover and not yet confirmed, oldest first. */
-  pendingBatches(): Promise<OutboxBatch[]>;
+  /**
+   * Batches assigned before a crash or failover and not yet confirmed, oldest
+   * first; only those numbered below `below` when it is given.
+   */
+  pendingBatches(below?: bigint): Promise<OutboxBatch[]>;
   /**
    * Assigns the oldest unassigned messages to a new batch, recorded before
    * anything is sent: at most `limit.messages` of them, and no more than fit in

@@ -155,9 +155,9 @@ export class OutboxRelay {
 
   /** Deletes the assigned batches (numbered below `below`) that reached Kafka, and publishes the others. */
   private async settlePending(producer: Producer, fencedAt: bigint, below?: bigint): Promise<void> {
-    const pending = (await this.store.pendingBatches()).filter(
-      (batch) => below === undefined || batch.batchId < below,
-    );
+    // Filtered by the store: the batch just claimed is pending too, and reading it back
+    // here would fetch every message of every batch twice.
+    const pending = await this.store.pendingBatches(below);
     if (pending.length === 0) return;
     for (const batch of pending) {
       if (batch.batchId <= fencedAt) await this.store.completeBatch(batch.batchId);

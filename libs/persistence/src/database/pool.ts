@@ -2,6 +2,16 @@ import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from '@iam/config';
 
+/**
+ * Every statement here is short (OLTP). PostgreSQL compiles a statement with
+ * LLVM once the planner prices it above `jit_above_cost`, which the fan-out's
+ * read of 500 subjects' role facts does: measured, 93 ms of compiling for a
+ * statement that runs in 8 ms. Compiling never pays off for this workload.
+ * Set per connection rather than as a startup option, which the URL's own
+ * `options` would silently replace.
+ */
+const SESSION_SETUP = 'SET jit = off';
+
 /** One pg pool per process, shared by Prisma and the few statements that need pg itself. */
 export function createPool(config: AppConfig['database'], logger: Logger, applicationName: string): Pool {
   const pool = new Pool({
@@ -13,5 +23,10 @@ export function createPool(config: AppConfig['database'], logger: Logger, applic
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
+  // Queued ahead of the first statement of whoever checked the connection out. If it fails,
+  // the connection is broken and that statement fails and reports it.
+  pool.on('connect', (client) => {
+    client.query(SESSION_SETUP).catch(() => undefined);
+  });
   return pool;
 }

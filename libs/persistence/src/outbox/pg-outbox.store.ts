@@ -11,6 +11,9 @@ const MESSAGE_BYTES =
 const COLUMNS =
   'o.id, o.topic, o.message_key, o.value, o.headers, o.session_id::text AS session_id, o.claims_version, o.batch_id';
 
+/** Above every batch number (a bigint column): every assigned batch is below it. */
+const NO_BATCH_BOUND = 2n ** 63n - 1n;
+
 function toBatches(rows: readonly BatchRow[]): OutboxBatch[] {
   const batches = new Map<string, OutboxBatch['messages'][number][]>();
   for (const row of rows) {
@@ -25,10 +28,11 @@ function toBatches(rows: readonly BatchRow[]): OutboxBatch[] {
 export class PgOutboxStore implements OutboxStore {
   constructor(private readonly sql: Sql) {}
 
-  async pendingBatches(): Promise<OutboxBatch[]> {
+  async pendingBatches(below: bigint = NO_BATCH_BOUND): Promise<OutboxBatch[]> {
     const rows = await this.sql.query<BatchRow>(
       'outbox-pending',
-      `SELECT ${COLUMNS} FROM outbox o WHERE o.batch_id IS NOT NULL ORDER BY o.batch_id, o.id`,
+      `SELECT ${COLUMNS} FROM outbox o WHERE o.batch_id < $1::bigint ORDER BY o.batch_id, o.id`,
+      [below.toString()],
     );
     return toBatches(rows);
   }

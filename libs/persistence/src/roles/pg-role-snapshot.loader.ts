@@ -71,6 +71,20 @@ export function subjectParameters(subject: Subject): unknown[] {
   return [subject.userId, subject.clientId, subject.businessId];
 }
 
+/**
+ * From this many subjects on, the batch statement is sent unnamed: planned for
+ * its own arrays and the tables as they are, every time. A named statement's
+ * plan is cached per connection once PostgreSQL finds it no dearer than the
+ * custom ones, and it then stays until the tables are analyzed: one made while
+ * the tables were small (a new deployment, or any database whose autovacuum is
+ * off, as on these machines) scanned every user and compared each with every
+ * id of a 500-subject fan-out page, 100–300 ms a page where a fresh plan takes
+ * ~15 ms. Planning costs 1–2 ms: nothing beside a fan-out page, too much for
+ * the few subjects of an event run. (Such a page's plan is priced high enough
+ * for PostgreSQL to compile it, had the pool not turned JIT off: see pool.ts.)
+ */
+export const PLAN_BATCH_EACH_TIME_FROM = 64;
+
 /** Loads the role facts of a batch of principals with one statement. */
 export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
   constructor(private readonly sql: Sql) {}
@@ -86,7 +100,7 @@ export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
             subjectParameters(subjects[0]!),
           )
         : await this.sql.query<SnapshotRow>(
-            'role-snapshot',
+            subjects.length < PLAN_BATCH_EACH_TIME_FROM ? 'role-snapshot' : null,
             LOAD_ROLE_SNAPSHOT,
             snapshotParameters(subjects),
           );

@@ -49,7 +49,11 @@ WITH input AS (
     expires_at = i.expires_at, authorities = i.authorities, scope = i.scope, token_id = i.token_id,
     token_expires_at = i.token_expires_at, updated_at = now()
   FROM input i
-  WHERE s.id = i.id AND s.revision = i.expected
+  -- The id list is redundant but tells the planner to look the sessions up by key: it
+  -- prices jsonb_to_recordset at 100 rows, and where the sessions table has no statistics
+  -- (a database never analyzed) it then scanned the whole table for every write: 5.3 ms
+  -- against 0.5 ms for 4 writes among 11,000 sessions.
+  WHERE s.id = ANY (ARRAY(SELECT x.id FROM input x)) AND s.id = i.id AND s.revision = i.expected
   RETURNING s.id, i.ord
 ), rotated AS (
   UPDATE refresh_tokens r SET rotated_at = i.refresh_at
