@@ -350,12 +350,19 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
   });
 
   it('reads each message out of the outbox once: its own claimed batch is not read back as pending', async () => {
-    /** Counts the messages the relay's pending check returned. */
+    /**
+     * Counts the messages the relay's check before each publish returned (the one given a
+     * bound); a recovery after a failure reads pending batches in full, and rightly so.
+     */
     class CountingStore extends PgOutboxStore {
       pendingMessagesRead = 0;
+      checksBeforePublish = 0;
       override async pendingBatches(below?: bigint): Promise<OutboxBatch[]> {
         const batches = await super.pendingBatches(below);
-        this.pendingMessagesRead += batches.reduce((sum, batch) => sum + batch.messages.length, 0);
+        if (below !== undefined) {
+          this.checksBeforePublish += 1;
+          this.pendingMessagesRead += batches.reduce((sum, batch) => sum + batch.messages.length, 0);
+        }
         return batches;
       }
     }
@@ -368,6 +375,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
 
     await expectExactly(reader, 25);
     expect(relay.published).toBe(25);
+    expect(counting.checksBeforePublish).toBeGreaterThanOrEqual(3);
     expect(counting.pendingMessagesRead).toBe(0);
   });
 

@@ -289,7 +289,7 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
     }
   });
 
-  it('plans a large batch for its own size each time (unnamed) and a small one once (named), to the same facts', async () => {
+  it('plans a large batch for its own size each time (unnamed) and prepares a small one once (named), to the same facts', async () => {
     await seedWorld();
     const counted = countingSql(new PgSql(pool));
     const counting = new PgRoleSnapshotLoader(counted.sql);

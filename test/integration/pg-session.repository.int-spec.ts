@@ -834,14 +834,18 @@ describe('outbox: one message per session version', () => {
 });
 
 describe("PgSessionRepository: the write statement's plan", () => {
-  /** The scans of `sessions` in a plan, by node type. */
+  /** The scans of `sessions` in a plan, by node type (the update's own node names the table too). */
   function sessionScans(plan: Record<string, unknown>): string[] {
-    const own = plan['Relation Name'] === 'sessions' ? [String(plan['Node Type'])] : [];
+    const type = String(plan['Node Type']);
+    const own = plan['Relation Name'] === 'sessions' && type.endsWith('Scan') ? [type] : [];
     const children = (plan.Plans as Array<Record<string, unknown>> | undefined) ?? [];
     return [...own, ...children.flatMap(sessionScans)];
   }
 
-  it('looks sessions up by key, also in a table PostgreSQL has no statistics for', async () => {
+  // On these machines autovacuum is off and nothing analyzes the table: the planner has no
+  // statistics, prices the input at 100 rows, and scanned all 5,000 sessions before the ids
+  // were named. With statistics it looks them up by key anyway.
+  it('looks the sessions it writes up by key, without relying on the statistics of the table', async () => {
     await pool.query(`INSERT INTO users (id) VALUES ('user-1')`);
     await pool.query(`INSERT INTO clients (id) VALUES ('client-1')`);
     await pool.query(

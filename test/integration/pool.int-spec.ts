@@ -41,6 +41,19 @@ describe('createPool (real PostgreSQL)', () => {
     expect(await settingOnConnections(database.url, 'jit', 3)).toEqual(['off', 'off', 'off']);
   });
 
+  it("turns it off for pool.query too, the path of the service's statements and Prisma's", async () => {
+    const pool = createPool(
+      { url: database.url, poolSize: 1, migrateOnStart: false },
+      logger,
+      'iam-pool-test',
+    );
+    try {
+      expect((await pool.query<{ jit: string }>('SHOW jit')).rows).toEqual([{ jit: 'off' }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('keeps the startup options an operator put in the URL', async () => {
     const url = new URL(database.url);
     url.searchParams.set('options', '-c statement_timeout=4321');

@@ -7,8 +7,8 @@ import type { AppConfig } from '@iam/config';
  * LLVM once the planner prices it above `jit_above_cost`, which the fan-out's
  * read of 500 subjects' role facts does: measured, 93 ms of compiling for a
  * statement that runs in 8 ms. Compiling never pays off for this workload.
- * Set per connection rather than as a startup option, which the URL's own
- * `options` would silently replace.
+ * Set on each new connection rather than as a startup option, which the
+ * URL's own `options` would silently replace.
  */
 const SESSION_SETUP = 'SET jit = off';
 
@@ -20,13 +20,13 @@ export function createPool(config: AppConfig['database'], logger: Logger, applic
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // Awaited before the connection is handed out; if it fails, the connection is closed
+    // and the checkout fails with the error.
+    onConnect: async (client) => {
+      await client.query(SESSION_SETUP);
+    },
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
-  // Queued ahead of the first statement of whoever checked the connection out. If it fails,
-  // the connection is broken and that statement fails and reports it.
-  pool.on('connect', (client) => {
-    client.query(SESSION_SETUP).catch(() => undefined);
-  });
   return pool;
 }

@@ -11,7 +11,7 @@ const MESSAGE_BYTES =
 const COLUMNS =
   'o.id, o.topic, o.message_key, o.value, o.headers, o.session_id::text AS session_id, o.claims_version, o.batch_id';
 
-/** Above every batch number (a bigint column): every assigned batch is below it. */
+/** The largest bigint: batch numbers count up from 1 and never get there. */
 const NO_BATCH_BOUND = 2n ** 63n - 1n;
 
 function toBatches(rows: readonly BatchRow[]): OutboxBatch[] {
