@@ -13,7 +13,7 @@ import {
   PgRoleSnapshotLoader,
   PgSessionWithRolesReader,
   PgSql,
-  PLAN_BATCH_EACH_TIME_FROM,
+  PLAN_EACH_TIME_FROM,
 } from '@iam/persistence';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
@@ -306,8 +306,8 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
       })),
     ];
 
-    const small = contents(await counting.load(padded(PLAN_BATCH_EACH_TIME_FROM - 1)));
-    const large = contents(await counting.load(padded(PLAN_BATCH_EACH_TIME_FROM)));
+    const small = contents(await counting.load(padded(PLAN_EACH_TIME_FROM - 1)));
+    const large = contents(await counting.load(padded(PLAN_EACH_TIME_FROM)));
     const page = contents(await counting.load(padded(500)));
 
     expect(counted.statements).toEqual(['role-snapshot', '(unnamed)', '(unnamed)']);

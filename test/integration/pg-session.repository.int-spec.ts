@@ -13,7 +13,7 @@ import {
   type UpdateCause,
 } from '@iam/domain';
 import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
-import { PgSessionRepository, PgSql } from '@iam/persistence';
+import { PgSessionRepository, PgSql, PLAN_EACH_TIME_FROM } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
 import { UPDATE_SESSIONS } from '../../libs/persistence/src/sessions/session-write.sql';
@@ -875,5 +875,26 @@ describe("PgSessionRepository: the write statement's plan", () => {
 
     expect(scans.length).toBeGreaterThan(0);
     expect(scans.filter((scan) => scan === 'Seq Scan')).toEqual([]);
+  });
+
+  it('plans a large batch of writes for its own size each time (unnamed) and prepares a small one once', async () => {
+    const { sql: counting, statements } = countingSql(new PgSql(pool));
+    const counted = new PgSessionRepository(
+      counting,
+      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
+    );
+    const sessions = Array.from({ length: PLAN_EACH_TIME_FROM * 2 - 1 }, (_, i) =>
+      aSession({ userId: `user-${i}` }),
+    );
+    for (const session of sessions) await repository.write(creation(session, null));
+    const writes = sessions.map((session) => renewal(session, null, { authorities: ['ROLE_NEXT'] }));
+    statements.length = 0;
+
+    const small = await counted.writeMany(writes.slice(0, PLAN_EACH_TIME_FROM - 1));
+    const large = await counted.writeMany(writes.slice(PLAN_EACH_TIME_FROM - 1));
+
+    expect(statements).toEqual(['sessions-update', '(unnamed)']);
+    expect([...small, ...large]).toEqual([]);
+    for (const write of writes) expect(await repository.findById(write.session.id)).toEqual(write.session);
   });
 });

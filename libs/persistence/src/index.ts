@@ -1,3 +1,4 @@
+export * from './database/batch-statement';
 export * from './database/ensure-database';
 export * from './database/pool';
 export * from './database/prisma.service';

@@ -6,6 +6,7 @@ import {
   type RoleSnapshotLoader,
   type Subject,
 } from '@iam/domain';
+import { batchStatementName } from '../database/batch-statement';
 import type { Sql } from '../database/sql';
 import { LOAD_ROLE_SNAPSHOT, LOAD_SUBJECT_ROLE_SNAPSHOT } from './role-snapshot.sql';
 
@@ -71,27 +72,14 @@ export function subjectParameters(subject: Subject): unknown[] {
   return [subject.userId, subject.clientId, subject.businessId];
 }
 
-/**
- * From this many subjects on, the batch statement is sent unnamed: planned for
- * its own arrays and the tables as they are, every time. A named statement's
- * plan is cached per connection once PostgreSQL finds it no dearer than the
- * custom ones, and it then stays until the tables are analyzed: one made while
- * the tables were small (a new deployment, or any database whose autovacuum is
- * off, as on these machines) scanned every user and compared each with every
- * id of a 500-subject fan-out page, 100–300 ms a page where a fresh plan answers
- * in ~15 ms (8 ms of it executing). Planning costs 1–2 ms: nothing beside a fan-out page, too much for
- * the few subjects of an event run. (Such a page's plan is priced high enough
- * for PostgreSQL to compile it, had the pool not turned JIT off: see pool.ts.)
- */
-export const PLAN_BATCH_EACH_TIME_FROM = 64;
-
 /** Loads the role facts of a batch of principals with one statement. */
 export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
   constructor(private readonly sql: Sql) {}
 
   async load(subjects: readonly Subject[]): Promise<RoleSnapshot> {
     // A single subject (a renewal, a change that touches one session) takes the statement
-    // PostgreSQL plans once; a batch takes the one with array parameters.
+    // PostgreSQL plans once; a batch takes the one with array parameters, unnamed when large
+    // (a fan-out's page; see batchStatementName).
     const [row] =
       subjects.length === 1
         ? await this.sql.query<SnapshotRow>(
@@ -100,7 +88,7 @@ export class PgRoleSnapshotLoader implements RoleSnapshotLoader {
             subjectParameters(subjects[0]!),
           )
         : await this.sql.query<SnapshotRow>(
-            subjects.length < PLAN_BATCH_EACH_TIME_FROM ? 'role-snapshot' : null,
+            batchStatementName('role-snapshot', subjects.length),
             LOAD_ROLE_SNAPSHOT,
             snapshotParameters(subjects),
           );

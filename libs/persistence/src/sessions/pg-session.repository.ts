@@ -6,6 +6,7 @@ import {
   type SessionWrite,
 } from '@iam/domain';
 import type { OutboxSignal, SessionUpdateEncoder, ValuedOutboxMessage } from '@iam/messaging';
+import { batchStatementName } from '../database/batch-statement';
 import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
 import { isDatabaseUnavailable } from '../errors/transient-database-error';
@@ -133,9 +134,8 @@ export class PgSessionRepository implements SessionRepository {
     const input = writes
       .map((write, ord) => updateInput(write, messages[ord]!, ord))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.ord - b.ord));
-    const rows = await this.sql.query<{ ord: number }>('sessions-update', UPDATE_SESSIONS, [
-      JSON.stringify(input),
-    ]);
+    const name = batchStatementName('sessions-update', input.length);
+    const rows = await this.sql.query<{ ord: number }>(name, UPDATE_SESSIONS, [JSON.stringify(input)]);
     const written = new Set(rows.map((row) => row.ord));
     if (messages.some((message, ord) => message !== null && written.has(ord))) this.outbox?.notify();
     return writes.map((_, ord) => written.has(ord));
