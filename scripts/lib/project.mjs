@@ -19,16 +19,14 @@ export const SERVICE_NODE_ARGS = ['--max-old-space-size=160'];
  * The environment every launcher gives the service. An operator's own value
  * wins under `npm start` and in the Docker image; the tests and benchmarks
  * give the service an environment of their own (a benchmark's
- * BENCH_SERVICE_ENV overrides it, for comparisons). glibc's malloc gives
- * each thread that allocates an arena of its own, up to 8 per core, and the
- * service signs on libuv's thread pool. Capped at 2 arenas, in alternated runs: bench:http's peak RSS
- * 215, 237 MB against 256, 253 at the same throughput; bench:events' peak RSS
- * median 231 MB against 261 over five pairs, (a) no lower, but the fan-out (c)
- * slower in four of the five (median 14.8 s against 14.2 s, +3 %, within this
- * machine's noise but noted), and (d) 3.6–6.3 s in three of seven runs with
- * it (1.8–2.4 s in the rest and in all five without); the soak's RSS slope
- * 0.8–1.5 MB/min in three runs against 1.7–3.5 in three without (eleventh
- * session, docs/benchmarks-history.md).
+ * BENCH_SERVICE_ENV overrides it, for comparisons). glibc's malloc gives each
+ * thread that allocates an arena of its own, up to 8 per core, and the service
+ * signs on libuv's thread pool. Capped at 2 arenas, in alternated runs:
+ * bench:http's peak RSS 215, 237 MB against 256, 253 at the same throughput;
+ * bench:events' peak RSS median 231 MB against 261, (a) no lower, (c) +3 % in
+ * median (within the noise); the soak's RSS slope 0.8–1.5 MB/min against
+ * 1.7–3.5 (eleventh session, docs/benchmarks-history.md). (d)'s slow runs
+ * then were stale query plans, not the cap (twelfth session).
  */
 export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2' };
 export const log = (message) =>

@@ -615,5 +615,14 @@ describe('PgRoleSnapshotLoader (real PostgreSQL)', () => {
     expect(one[0]!.authorities).toEqual(resolveAuthorities(subjects[0], await loader.load([subjects[0]])));
     expect(one[0]!.authorities).toContain('ROLE_BUSINESSOWNER');
     expect(one[1]!.locked).toBe(true);
+
+    // A full batch follows the rule for large batches: planned for its size each time.
+    statements.length = 0;
+    const full = Array.from({ length: PLAN_EACH_TIME_FROM + 1 }, (_, index) => reads[index % reads.length]!);
+    const fullOutcome = await Promise.all(full.map((read) => batched.read(read.sessionId, read.subject)));
+    expect(statements).toEqual(['session-with-role-snapshot', '(unnamed)']);
+    expect(fullOutcome.map(({ session }) => session?.id ?? null)).toEqual(
+      full.map((read) => (sessionIds.includes(read.sessionId) ? read.sessionId : null)),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import type { Session, SessionWithRoles, SessionWithRolesReader, Subject } from '@iam/domain';
+import { batchStatementName } from '../database/batch-statement';
 import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batcher';
 import type { Sql } from '../database/sql';
 import { isDatabaseUnavailable } from '../errors/transient-database-error';
@@ -72,7 +73,7 @@ export class PgSessionWithRolesReader implements SessionWithRolesReader {
     if (reads.length === 1) return [await this.readOne(reads[0]!)];
     const sessionIds = reads.flatMap((read) => (read.sessionId === null ? [] : [read.sessionId]));
     const [row] = await this.sql.query<SnapshotRow & { sessions: JsonSessionRow[] }>(
-      'sessions-with-role-snapshot',
+      batchStatementName('sessions-with-role-snapshot', reads.length),
       MANY,
       [...snapshotParameters(reads.map((read) => read.subject)), sessionIds],
     );
