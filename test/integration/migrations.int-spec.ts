@@ -100,3 +100,52 @@ describe('database preparation (real PostgreSQL)', () => {
     await expect(verifySchema(database.url, edited)).rejects.toThrow(/modified after it was applied/);
   });
 });
+
+describe('the session index migration (real PostgreSQL; README, Upgrades and rollbacks)', () => {
+  const MIGRATION = '20261201090000_session_user_client_index';
+  let database: TestDatabase;
+  const files = readMigrationFiles();
+  const before = files.slice(
+    0,
+    files.findIndex((file) => file.name === MIGRATION),
+  );
+
+  const sessionIndexes = async () =>
+    (
+      await query<{ indexname: string }>(
+        database.url,
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'sessions' AND indexname LIKE 'sessions_user_id%'
+         ORDER BY indexname`,
+      )
+    ).map((row) => row.indexname);
+
+  beforeAll(async () => {
+    database = await createTestDatabase('migration_session_index', { migrate: false });
+  });
+  afterAll(async () => database.drop());
+
+  it('replaces the user_id index with the (user_id, client_id) pair, also when the pair was built beforehand', async () => {
+    expect(before.length).toBeGreaterThan(0);
+    await migrate(database.url, before);
+    expect(await sessionIndexes()).toEqual(['sessions_user_id_idx']);
+    // The operator's non-blocking build ahead of the upgrade (README, Operator runbook).
+    await query(
+      database.url,
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_user_id_client_id_idx" ON "sessions"("user_id", "client_id")`,
+    );
+
+    expect((await migrate(database.url, files)).applied).toContain(MIGRATION);
+    expect(await sessionIndexes()).toEqual(['sessions_user_id_client_id_idx']);
+  });
+
+  it('is rolled back by marking it, and applied again on the way forward', async () => {
+    await query(
+      database.url,
+      `UPDATE _prisma_migrations SET rolled_back_at = now() WHERE migration_name = '${MIGRATION}'`,
+    );
+    await expect(verifySchema(database.url, before)).resolves.toBeUndefined();
+
+    expect((await migrate(database.url, files)).applied).toContain(MIGRATION);
+    expect(await sessionIndexes()).toEqual(['sessions_user_id_client_id_idx']);
+  });
+});

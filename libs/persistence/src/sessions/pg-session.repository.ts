@@ -11,7 +11,13 @@ import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batche
 import type { Sql } from '../database/sql';
 import { isDatabaseUnavailable } from '../errors/transient-database-error';
 import { encodeHeaders } from '../outbox/outbox-rows';
-import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
+import {
+  SELECT_CONTINUABLE_SESSION,
+  SESSION_COLUMNS,
+  isSessionId,
+  toSession,
+  type SessionRow,
+} from './session-rows';
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 
 /**
@@ -88,13 +94,11 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async findContinuable(userId: string, clientId: string, now: Date): Promise<Session | null> {
-    const [row] = await this.sql.query<SessionRow>(
-      'session-continuable',
-      `SELECT ${SESSION_COLUMNS} FROM sessions s
-       WHERE s.user_id = $1 AND s.client_id = $2 AND s.status = 'ACTIVE' AND s.expires_at > $3
-       ORDER BY s.created_at DESC LIMIT 1`,
-      [userId, clientId, now],
-    );
+    const [row] = await this.sql.query<SessionRow>('session-continuable', SELECT_CONTINUABLE_SESSION, [
+      userId,
+      clientId,
+      now,
+    ]);
     return row ? toSession(row) : null;
   }
 
