@@ -4,6 +4,7 @@ import { EMPTY_SCOPE, type ChangeScope, type Session } from '@iam/domain';
 import { PgAffectedSessionFinder, PgSql } from '@iam/persistence';
 import { uuidNumber } from '../../libs/domain/src/testing';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
+import { explain, indexesRead, scansOf } from '../support/query-plans';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -300,5 +301,49 @@ describe('PgAffectedSessionFinder: paging', () => {
     }
     expect(collected).toEqual(business);
     expect(collected).toHaveLength(600);
+  });
+});
+
+describe('PgAffectedSessionFinder: the plan on a table without statistics', () => {
+  /** The statement and values the finder sends for a scope, captured instead of run. */
+  async function statementFor(
+    scopeOf: ChangeScope,
+    after: string | null,
+  ): Promise<{ text: string; values: readonly unknown[] }> {
+    const sent: Array<{ text: string; values: readonly unknown[] }> = [];
+    const capturing = new PgAffectedSessionFinder({
+      query: async (_name, text, values = []) => {
+        sent.push({ text, values });
+        return [];
+      },
+      transaction: () => Promise.reject(new Error('the finder reads outside transactions')),
+    });
+    await capturing.findAffected(scopeOf, after, 500, NOW);
+    return sent[0]!;
+  }
+
+  // On these machines autovacuum is off and nothing analyzes the table. Written as
+  // `s.id IN (lookups)`, the planner started from every live session (the expires_at index) and
+  // tested each against the lookups.
+  it('collects the ids in scope first and reads their sessions by key', async () => {
+    await seedSessions(
+      Array.from({ length: 2_000 }, (_, i) => ({
+        n: i + 1,
+        userId: `nu${i}`,
+        clientId: 'nc',
+        businessId: `nb${i % 20}`,
+      })),
+    );
+    const users = await statementFor(scope({ userIds: ['nu7', 'nu99', 'nu500'] }), uuidNumber(50));
+    const memberships = await statementFor(
+      scope({ memberships: [{ businessId: 'nb7', userId: 'nu7' }] }),
+      null,
+    );
+
+    const usersPlan = await explain(pool, users.text, users.values);
+    expect(indexesRead(usersPlan).sort()).toEqual(['sessions_pkey', 'sessions_user_id_client_id_idx']);
+    const membershipsPlan = await explain(pool, memberships.text, memberships.values);
+    expect(indexesRead(membershipsPlan)).not.toContain('sessions_expires_at_idx');
+    expect(scansOf(membershipsPlan, 'sessions')).not.toContain('Seq Scan');
   });
 });

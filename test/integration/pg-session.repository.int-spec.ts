@@ -20,6 +20,7 @@ import { SELECT_CONTINUABLE_SESSION } from '../../libs/persistence/src/sessions/
 import { UPDATE_SESSIONS } from '../../libs/persistence/src/sessions/session-write.sql';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
+import { explain, indexesRead, scansOf } from '../support/query-plans';
 
 const TOPIC = 'iam.session-updates.test';
 const CREATED = new Date('2026-03-01T10:00:00.000Z');
@@ -834,33 +835,7 @@ describe('outbox: one message per session version', () => {
   });
 });
 
-describe("PgSessionRepository: the write statement's plan", () => {
-  type PlanNode = Record<string, unknown>;
-
-  /** The scans of `sessions` in a plan (the update's own node names the table too). */
-  function sessionScanNodes(plan: PlanNode): PlanNode[] {
-    const own =
-      plan['Relation Name'] === 'sessions' && String(plan['Node Type']).endsWith('Scan') ? [plan] : [];
-    const children = (plan.Plans as PlanNode[] | undefined) ?? [];
-    return [...own, ...children.flatMap(sessionScanNodes)];
-  }
-  const sessionScans = (plan: PlanNode) => sessionScanNodes(plan).map((node) => String(node['Node Type']));
-
-  /** Every index a plan reads (a bitmap scan names its index on a child node, not on the table's). */
-  function indexesRead(plan: PlanNode): string[] {
-    const own = typeof plan['Index Name'] === 'string' ? [plan['Index Name']] : [];
-    const children = (plan.Plans as PlanNode[] | undefined) ?? [];
-    return [...own, ...children.flatMap(indexesRead)];
-  }
-
-  async function explain(statement: string, params: unknown[]): Promise<PlanNode> {
-    const [explained] = await rows<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-      `EXPLAIN (FORMAT JSON) ${statement}`,
-      params,
-    );
-    return explained!['QUERY PLAN'][0]!.Plan;
-  }
-
+describe('PgSessionRepository: plans on a table without statistics', () => {
   // On these machines autovacuum is off and nothing analyzes the table: the planner has no
   // statistics, prices the input at 100 rows, and scanned all 5,000 sessions before the ids
   // were named. With statistics it looks them up by key anyway.
@@ -886,7 +861,7 @@ describe("PgSessionRepository: the write statement's plan", () => {
       status: 'ACTIVE',
     }));
 
-    const scans = sessionScans(await explain(UPDATE_SESSIONS, [JSON.stringify(input)]));
+    const scans = scansOf(await explain(pool, UPDATE_SESSIONS, [JSON.stringify(input)]), 'sessions');
 
     expect(scans.length).toBeGreaterThan(0);
     expect(scans.filter((scan) => scan === 'Seq Scan')).toEqual([]);
@@ -906,7 +881,7 @@ describe("PgSessionRepository: the write statement's plan", () => {
       [at(8 * HOUR)],
     );
 
-    const plan = await explain(SELECT_CONTINUABLE_SESSION, ['user-7', 'client-1', at(HOUR)]);
+    const plan = await explain(pool, SELECT_CONTINUABLE_SESSION, ['user-7', 'client-1', at(HOUR)]);
 
     expect(indexesRead(plan)).toEqual(['sessions_user_id_client_id_idx']);
   });
