@@ -101,8 +101,8 @@ describe('database preparation (real PostgreSQL)', () => {
   });
 });
 
-describe('the session index migration (real PostgreSQL; README, Upgrades and rollbacks)', () => {
-  const MIGRATION = '20261201090000_session_user_client_index';
+describe('the lookup index migration (real PostgreSQL; README, Upgrades and rollbacks)', () => {
+  const MIGRATION = '20261201090000_lookup_indexes';
   let database: TestDatabase;
   const files = readMigrationFiles();
   const before = files.slice(
@@ -110,24 +110,27 @@ describe('the session index migration (real PostgreSQL; README, Upgrades and rol
     files.findIndex((file) => file.name === MIGRATION),
   );
 
-  const sessionIndexes = async () =>
+  const lookupIndexes = async () =>
     (
       await query<{ indexname: string }>(
         database.url,
-        `SELECT indexname FROM pg_indexes WHERE tablename = 'sessions' AND indexname LIKE 'sessions_user_id%'
+        `SELECT indexname FROM pg_indexes
+         WHERE indexname LIKE 'sessions_user_id%' OR indexname LIKE 'refresh_tokens_session_id%'
          ORDER BY indexname`,
       )
     ).map((row) => row.indexname);
+  const REPLACED = ['refresh_tokens_session_id_idx', 'sessions_user_id_idx'];
+  const REPLACEMENTS = ['refresh_tokens_session_id_rotated_at_idx', 'sessions_user_id_client_id_idx'];
 
   beforeAll(async () => {
     database = await createTestDatabase('migration_session_index', { migrate: false });
   });
   afterAll(async () => database.drop());
 
-  it('replaces the user_id index with the (user_id, client_id) pair, also when the pair was built beforehand', async () => {
+  it('replaces the two single-column indexes with the wider ones, also when one was built beforehand', async () => {
     expect(before.length).toBeGreaterThan(0);
     await migrate(database.url, before);
-    expect(await sessionIndexes()).toEqual(['sessions_user_id_idx']);
+    expect(await lookupIndexes()).toEqual(REPLACED);
     // The operator's non-blocking build ahead of the upgrade (README, Operator runbook).
     await query(
       database.url,
@@ -135,7 +138,7 @@ describe('the session index migration (real PostgreSQL; README, Upgrades and rol
     );
 
     expect((await migrate(database.url, files)).applied).toContain(MIGRATION);
-    expect(await sessionIndexes()).toEqual(['sessions_user_id_client_id_idx']);
+    expect(await lookupIndexes()).toEqual(REPLACEMENTS);
   });
 
   it('is rolled back by marking it, and applied again on the way forward', async () => {
@@ -146,6 +149,6 @@ describe('the session index migration (real PostgreSQL; README, Upgrades and rol
     await expect(verifySchema(database.url, before)).resolves.toBeUndefined();
 
     expect((await migrate(database.url, files)).applied).toContain(MIGRATION);
-    expect(await sessionIndexes()).toEqual(['sessions_user_id_client_id_idx']);
+    expect(await lookupIndexes()).toEqual(REPLACEMENTS);
   });
 });

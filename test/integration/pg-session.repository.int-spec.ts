@@ -16,11 +16,14 @@ import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
 import { PgSessionRepository, PgSql, PLAN_EACH_TIME_FROM } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
-import { SELECT_CONTINUABLE_SESSION } from '../../libs/persistence/src/sessions/session-rows';
+import {
+  SELECT_CONTINUABLE_SESSION,
+  SELECT_REFRESH_TOKEN_BY_HASH,
+} from '../../libs/persistence/src/sessions/session-read.sql';
 import { UPDATE_SESSIONS } from '../../libs/persistence/src/sessions/session-write.sql';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
-import { explain, indexesRead, scansOf } from '../support/query-plans';
+import { explain, indexConditions, indexesRead, scansOf } from '../support/query-plans';
 
 const TOPIC = 'iam.session-updates.test';
 const CREATED = new Date('2026-03-01T10:00:00.000Z');
@@ -884,6 +887,35 @@ describe('PgSessionRepository: plans on a table without statistics', () => {
     const plan = await explain(pool, SELECT_CONTINUABLE_SESSION, ['user-7', 'client-1', at(HOUR)]);
 
     expect(indexesRead(plan)).toEqual(['sessions_user_id_client_id_idx']);
+  });
+
+  // A session keeps every refresh token it rotated (presenting one again revokes it), one more
+  // with each renewal. Through an index on session_id alone, the rotation and the latest-rotation
+  // lookup read all of them and filtered on rotated_at.
+  it("finds a session's current refresh token and its latest rotation by index, not by reading every token", async () => {
+    const session = aSession();
+    await repository.write(creation(session, 'hash-current'));
+    await pool.query(
+      `INSERT INTO refresh_tokens (token_hash, session_id, issued_at, rotated_at)
+       SELECT 'hash-' || n, $1, $2, $2 FROM generate_series(1, 300) n`,
+      [session.id, CREATED],
+    );
+    const write = renewal(session, { issueHash: 'hash-next', at: at(MINUTE) });
+    const input = [
+      {
+        ord: 0,
+        id: session.id,
+        expected: session.revision,
+        revision: session.revision + 1,
+        claims_version: 2,
+      },
+    ].map((row) => ({ ...row, status: 'ACTIVE', refresh_change: true, refresh_at: write.refreshToken!.at }));
+
+    const rotation = await explain(pool, UPDATE_SESSIONS, [JSON.stringify(input)]);
+    const lookup = await explain(pool, SELECT_REFRESH_TOKEN_BY_HASH, ['hash-7']);
+
+    expect(indexConditions(rotation).filter((cond) => cond.includes('rotated_at IS NULL'))).toHaveLength(1);
+    expect(indexConditions(lookup).filter((cond) => cond.includes('rotated_at IS NOT NULL'))).toHaveLength(1);
   });
 
   it('plans a large batch of writes for its own size each time (unnamed) and prepares a small one once', async () => {

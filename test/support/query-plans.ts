@@ -28,3 +28,8 @@ export function scansOf(plan: PlanNode, table: string): string[] {
 export function indexesRead(plan: PlanNode): string[] {
   return nodes(plan).flatMap((node) => (typeof node['Index Name'] === 'string' ? [node['Index Name']] : []));
 }
+
+/** Every condition the plan gives an index to search with (as opposed to filtering what it read). */
+export function indexConditions(plan: PlanNode): string[] {
+  return nodes(plan).flatMap((node) => (typeof node['Index Cond'] === 'string' ? [node['Index Cond']] : []));
+}

@@ -11,13 +11,8 @@ import { MicroBatcher, type MicroBatcherOptions } from '../database/micro-batche
 import type { Sql } from '../database/sql';
 import { isDatabaseUnavailable } from '../errors/transient-database-error';
 import { encodeHeaders } from '../outbox/outbox-rows';
-import {
-  SELECT_CONTINUABLE_SESSION,
-  SESSION_COLUMNS,
-  isSessionId,
-  toSession,
-  type SessionRow,
-} from './session-rows';
+import { SELECT_CONTINUABLE_SESSION, SELECT_REFRESH_TOKEN_BY_HASH } from './session-read.sql';
+import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './session-rows';
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 
 /**
@@ -79,15 +74,7 @@ export class PgSessionRepository implements SessionRepository {
       session_id: string;
       rotated_at: Date | null;
       latest_rotated: boolean;
-    }>(
-      'refresh-token-by-hash',
-      `SELECT r.session_id::text AS session_id, r.rotated_at,
-              r.rotated_at IS NOT NULL AND r.rotated_at = (
-                SELECT max(x.rotated_at) FROM refresh_tokens x WHERE x.session_id = r.session_id
-              ) AS latest_rotated
-       FROM refresh_tokens r WHERE r.token_hash = $1`,
-      [hash],
-    );
+    }>('refresh-token-by-hash', SELECT_REFRESH_TOKEN_BY_HASH, [hash]);
     return row
       ? { sessionId: row.session_id, rotatedAt: row.rotated_at, latestRotated: row.latest_rotated }
       : null;

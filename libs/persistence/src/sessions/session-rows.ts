@@ -5,15 +5,6 @@ export const SESSION_COLUMNS = `s.id::text AS id, s.user_id, s.client_id, s.busi
   s.status, s.revoked_reason, s.revoked_at, s.created_at, s.expires_at, s.claims_version, s.revision, s.authorities,
   s.scope, s.token_id, s.token_expires_at`;
 
-/**
- * The latest live session of a user ($1) with a client ($2) at an instant ($3), the one an
- * identity-provider login continues. Found through the (user_id, client_id) index whether or not
- * the table has statistics (see its migration).
- */
-export const SELECT_CONTINUABLE_SESSION = `SELECT ${SESSION_COLUMNS} FROM sessions s
-  WHERE s.user_id = $1 AND s.client_id = $2 AND s.status = 'ACTIVE' AND s.expires_at > $3
-  ORDER BY s.created_at DESC LIMIT 1`;
-
 export interface SessionRow {
   id: string;
   user_id: string;

@@ -57,6 +57,8 @@ WITH input AS (
   WHERE s.id = ANY (ARRAY(SELECT x.id FROM input x)) AND s.id = i.id AND s.revision = i.expected
   RETURNING s.id, i.ord
 ), rotated AS (
+  -- The current token is one entry of the (session_id, rotated_at) index: a session keeps every
+  -- token it rotated, one more with each renewal.
   UPDATE refresh_tokens r SET rotated_at = i.refresh_at
   FROM input i JOIN updated u ON u.ord = i.ord
   WHERE i.refresh_change AND r.session_id = i.id AND r.rotated_at IS NULL
