@@ -110,15 +110,18 @@ describe('the lookup index migration (real PostgreSQL; README, Upgrades and roll
     files.findIndex((file) => file.name === MIGRATION),
   );
 
+  /** The lookup indexes there are, each with ' (invalid)' when a failed build left it unusable. */
   const lookupIndexes = async () =>
     (
-      await query<{ indexname: string }>(
+      await query<{ name: string }>(
         database.url,
-        `SELECT indexname FROM pg_indexes
-         WHERE indexname LIKE 'sessions_user_id%' OR indexname LIKE 'refresh_tokens_session_id%'
-         ORDER BY indexname`,
+        `SELECT c.relname || CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END AS name
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relname IN ('sessions_user_id_idx', 'sessions_user_id_client_id_idx',
+                             'refresh_tokens_session_id_idx', 'refresh_tokens_session_id_rotated_at_idx')
+         ORDER BY c.relname`,
       )
-    ).map((row) => row.indexname);
+    ).map((row) => row.name);
   const REPLACED = ['refresh_tokens_session_id_idx', 'sessions_user_id_idx'];
   const REPLACEMENTS = ['refresh_tokens_session_id_rotated_at_idx', 'sessions_user_id_client_id_idx'];
 
@@ -127,15 +130,30 @@ describe('the lookup index migration (real PostgreSQL; README, Upgrades and roll
   });
   afterAll(async () => database.drop());
 
-  it('replaces the two single-column indexes with the wider ones, also when one was built beforehand', async () => {
+  it('replaces the two single-column indexes with the wider ones, whether built beforehand or left invalid by a failed build', async () => {
     expect(before.length).toBeGreaterThan(0);
     await migrate(database.url, before);
     expect(await lookupIndexes()).toEqual(REPLACED);
-    // The operator's non-blocking build ahead of the upgrade (README, Operator runbook).
+    // The operator's non-blocking builds ahead of the upgrade (README, Operator runbook): one
+    // completes, the other fails and leaves an invalid index behind (as a cancelled one would).
     await query(
       database.url,
       `CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_user_id_client_id_idx" ON "sessions"("user_id", "client_id")`,
     );
+    await query(
+      database.url,
+      `CREATE INDEX CONCURRENTLY "refresh_tokens_session_id_rotated_at_idx" ON "refresh_tokens"("session_id", "rotated_at")`,
+    );
+    await query(
+      database.url,
+      `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'refresh_tokens_session_id_rotated_at_idx'::regclass`,
+    );
+    expect(await lookupIndexes()).toEqual([
+      'refresh_tokens_session_id_idx',
+      'refresh_tokens_session_id_rotated_at_idx (invalid)',
+      'sessions_user_id_client_id_idx',
+      'sessions_user_id_idx',
+    ]);
 
     expect((await migrate(database.url, files)).applied).toContain(MIGRATION);
     expect(await lookupIndexes()).toEqual(REPLACEMENTS);

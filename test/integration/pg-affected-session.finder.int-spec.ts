@@ -342,6 +342,11 @@ describe('PgAffectedSessionFinder: the plan on a table without statistics', () =
 
     const usersPlan = await explain(pool, users.text, users.values);
     expect(indexesRead(usersPlan).sort()).toEqual(['sessions_pkey', 'sessions_user_id_client_id_idx']);
+    // A scope that can hold most sessions keeps the semi-join: an array of its ids would be searched
+    // id by id (and linearly wherever the bitmap over it goes lossy).
+    const business = await statementFor(scope({ businessIds: ['nb7'] }), null);
+    expect(business.text).not.toContain('ARRAY(');
+    expect(users.text).toContain('ARRAY(');
     const membershipsPlan = await explain(pool, memberships.text, memberships.values);
     expect(indexesRead(membershipsPlan)).not.toContain('sessions_expires_at_idx');
     expect(scansOf(membershipsPlan, 'sessions')).not.toContain('Seq Scan');

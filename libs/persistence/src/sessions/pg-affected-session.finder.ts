@@ -81,6 +81,9 @@ interface Statement {
   readonly branches: readonly ScopeBranch[];
 }
 
+/** Branches whose sessions are few: a user's own (u), or a user's as a member of a business (m). */
+const PER_USER_BRANCHES = new Set(['u', 'm']);
+
 /**
  * Live sessions in the scope, a page at a time in id order. The statement
  * holds only the branches the scope uses: with all of them, the planner priced
@@ -88,23 +91,26 @@ interface Statement {
  * of rows and walked the whole sessions table in id order to merge with them —
  * 50 ms for one user's sessions among 50,000, against well under 1 ms now.
  *
- * The ids in scope are collected first, into an array (an InitPlan, which the
- * planner cannot reorder), the sessions then read by primary key, and only
- * then filtered. Without statistics the planner prices every range condition
- * as a third of the table, so it used them as indexes: written as
- * `s.id IN (lookups) AND s.expires_at > $now …`, it started from every live
- * session and tested each against the lookups (29 ms for 3 users' sessions
- * among 11,000, against 0.09–0.25 ms now; in bench:events (b) over half of
- * PostgreSQL's time); with the ids in an array, it still ANDed the array with
- * all of the expiry index and `id > $after` with a range of the primary key.
- * `OFFSET 0` keeps those filters out of the subqueries (PostgreSQL does not
- * push conditions into a subquery with a LIMIT or OFFSET). Joining the
- * lookups to sessions instead of the array let the planner hash-join a
- * sequential scan of a small, bloated sessions table (PostgreSQL at 0.8–1.0
- * cores in bench:events (b)). The array's price is on huge scopes: a page of
- * a 100,000-session scope took ~0.6 s, against 0.3–0.5 s before (on two
- * parallel workers) and ~0.4 s with the join; every page looks the whole
- * scope up again, as it did before.
+ * Two shapes, by how many sessions the scope can hold:
+ *
+ * - Per-user scopes (every role event of a user, and runs of them): the ids
+ *   are collected into an array first (an InitPlan, which the planner cannot
+ *   reorder), the sessions read by primary key, and only then filtered.
+ *   Without statistics the planner prices a range condition at a third of the
+ *   table, so with `s.id IN (lookups) AND s.expires_at > $now …` it started
+ *   from every live session and tested each against the lookups: 29 ms for 3
+ *   users' sessions among 11,000, against 0.09–0.25 ms this way, and over half
+ *   of PostgreSQL's time in bench:events (b). `OFFSET 0` keeps the filters out
+ *   of the subqueries (PostgreSQL pushes no condition into a subquery with a
+ *   LIMIT or OFFSET); without it the planner still ANDed the array with the
+ *   whole expiry index. A join with the lookups instead of the array was
+ *   planned as a sequential scan of a small, bloated sessions table.
+ * - Scopes that can hold a large share of all sessions (businesses, clients,
+ *   services, groups) keep the semi-join. An array of 100,000 ids is searched
+ *   id by id, and linearly wherever the bitmap over it goes lossy (107 s for
+ *   one page at a 64 kB `work_mem`, against 0.47 s at 4 MB); with
+ *   statistics the semi-join's first page of such a scope took 16 ms against
+ *   the array's 504 ms (the review of 8eac632).
  */
 function statementFor(branches: readonly ScopeBranch[]): Statement {
   let next = 1;
@@ -115,18 +121,26 @@ function statementFor(branches: readonly ScopeBranch[]): Statement {
     next += branch.arity;
     return sql;
   });
-  const text = `${ctes.length > 0 ? `WITH RECURSIVE ${ctes.join(',\n')}` : ''}
-SELECT ${SESSION_COLUMNS}
-FROM (
+  const [now, after, limit] = [`$${next}`, `$${next + 1}::uuid`, `$${next + 2}`];
+  const perUser = branches.every((branch) => PER_USER_BRANCHES.has(branch.key));
+  const sessions = perUser
+    ? `(
   SELECT * FROM sessions
   WHERE id = ANY (ARRAY(
     SELECT l.id FROM (${lookups.join('\n      UNION ')}
       OFFSET 0) AS l
-    WHERE $${next + 1}::uuid IS NULL OR l.id > $${next + 1}::uuid))
+    WHERE ${after} IS NULL OR l.id > ${after}))
   OFFSET 0) AS s
-WHERE s.status = 'ACTIVE' AND s.expires_at > $${next}
+WHERE true`
+    : `sessions s
+WHERE s.id IN (${lookups.join('\n    UNION ')})
+  AND (${after} IS NULL OR s.id > ${after})`;
+  const text = `${ctes.length > 0 ? `WITH RECURSIVE ${ctes.join(',\n')}` : ''}
+SELECT ${SESSION_COLUMNS}
+FROM ${sessions}
+  AND s.status = 'ACTIVE' AND s.expires_at > ${now}
 ORDER BY s.id
-LIMIT $${next + 2}`;
+LIMIT ${limit}`;
   return { text, branches };
 }
 
