@@ -123,21 +123,27 @@ function statementFor(branches: readonly ScopeBranch[]): Statement {
   });
   const [now, after, limit] = [`$${next}`, `$${next + 1}::uuid`, `$${next + 2}`];
   const perUser = branches.every((branch) => PER_USER_BRANCHES.has(branch.key));
-  const sessions = perUser
-    ? `(
+  // The sessions to page through, and the condition that puts them in scope.
+  const [source, inScope] = perUser
+    ? [
+        `(
   SELECT * FROM sessions
   WHERE id = ANY (ARRAY(
     SELECT l.id FROM (${lookups.join('\n      UNION ')}
       OFFSET 0) AS l
     WHERE ${after} IS NULL OR l.id > ${after}))
-  OFFSET 0) AS s
-WHERE true`
-    : `sessions s
-WHERE s.id IN (${lookups.join('\n    UNION ')})
-  AND (${after} IS NULL OR s.id > ${after})`;
+  OFFSET 0) AS s`,
+        'true',
+      ]
+    : [
+        'sessions s',
+        `s.id IN (${lookups.join('\n    UNION ')})
+  AND (${after} IS NULL OR s.id > ${after})`,
+      ];
   const text = `${ctes.length > 0 ? `WITH RECURSIVE ${ctes.join(',\n')}` : ''}
 SELECT ${SESSION_COLUMNS}
-FROM ${sessions}
+FROM ${source}
+WHERE ${inScope}
   AND s.status = 'ACTIVE' AND s.expires_at > ${now}
 ORDER BY s.id
 LIMIT ${limit}`;
