@@ -6,6 +6,8 @@ import { SESSION_COLUMNS, toSession, type SessionRow } from './session-rows';
 /** One way a session can be in a scope: an index lookup on sessions. */
 interface ScopeBranch {
   readonly key: string;
+  /** Its sessions are one user's (or a user's as a business member): few, whatever the table's size. */
+  readonly perUser: boolean;
   readonly applies: (scope: ChangeScope) => boolean;
   /** Its placeholders are numbered from `first`; `values` gives one value for each. */
   readonly sql: (first: number) => string;
@@ -27,6 +29,7 @@ const SESSIONS_OF_GROUP_MEMBERS = `SELECT id FROM sessions WHERE user_id IN
 const BRANCHES: readonly ScopeBranch[] = [
   {
     key: 'u',
+    perUser: true,
     applies: (scope) => scope.userIds.length > 0,
     sql: (n) => `SELECT id FROM sessions WHERE user_id = ANY($${n}::text[])`,
     values: (scope) => [scope.userIds],
@@ -34,6 +37,7 @@ const BRANCHES: readonly ScopeBranch[] = [
   },
   {
     key: 'b',
+    perUser: false,
     applies: (scope) => scope.businessIds.length > 0,
     sql: (n) => `SELECT id FROM sessions WHERE business_id = ANY($${n}::text[])`,
     values: (scope) => [scope.businessIds],
@@ -41,6 +45,7 @@ const BRANCHES: readonly ScopeBranch[] = [
   },
   {
     key: 'c',
+    perUser: false,
     applies: (scope) => scope.clientIds.length > 0,
     sql: (n) => `SELECT id FROM sessions WHERE client_id = ANY($${n}::text[])`,
     values: (scope) => [scope.clientIds],
@@ -48,6 +53,7 @@ const BRANCHES: readonly ScopeBranch[] = [
   },
   {
     key: 's',
+    perUser: false,
     applies: (scope) => scope.serviceIds.length > 0,
     sql: (n) => `SELECT x.id FROM sessions x JOIN clients c ON c.id = x.client_id
                  WHERE COALESCE(c.service_id, c.id) = ANY($${n}::text[])`,
@@ -56,6 +62,7 @@ const BRANCHES: readonly ScopeBranch[] = [
   },
   {
     key: 'm',
+    perUser: true,
     applies: (scope) => scope.memberships.length > 0,
     sql: (n) => `SELECT x.id FROM sessions x
                  JOIN unnest($${n}::text[], $${n + 1}::text[]) AS m(business_id, user_id)
@@ -68,6 +75,7 @@ const BRANCHES: readonly ScopeBranch[] = [
   },
   {
     key: 'g',
+    perUser: false,
     applies: (scope) => scope.groupIds.length > 0,
     sql: () => SESSIONS_OF_GROUP_MEMBERS,
     ctes: (n) => groupClosureCtes(n),
@@ -80,9 +88,6 @@ interface Statement {
   readonly text: string;
   readonly branches: readonly ScopeBranch[];
 }
-
-/** Branches whose sessions are few: a user's own (u), or a user's as a member of a business (m). */
-const PER_USER_BRANCHES = new Set(['u', 'm']);
 
 /**
  * Live sessions in the scope, a page at a time in id order. The statement
@@ -122,7 +127,7 @@ function statementFor(branches: readonly ScopeBranch[]): Statement {
     return sql;
   });
   const [now, after, limit] = [`$${next}`, `$${next + 1}::uuid`, `$${next + 2}`];
-  const perUser = branches.every((branch) => PER_USER_BRANCHES.has(branch.key));
+  const perUser = branches.every((branch) => branch.perUser);
   // The sessions to page through, and the condition that puts them in scope.
   const [source, inScope] = perUser
     ? [
