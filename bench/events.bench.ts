@@ -10,7 +10,8 @@
  *   (b) latency: role changes offered at a fixed rate (300/s by default);
  *       end-to-end from produce to the session update being readable;
  *   (c) fan-out: one business role change for 10,000 live sessions acting for
- *       that business: time until the last update is readable;
+ *       that business: time until the last update is readable; and how long
+ *       role changes of 8 other users, produced while it runs, take to be readable;
  *   (d) a change that reaches those 10,000 sessions and changes none of them
  *       (each is confirmed, nothing is published): time until it completes.
  * Also the service's peak RSS (and its high-water mark after each phase), for
@@ -57,6 +58,9 @@ const FANOUT = Number(process.env.BENCH_FANOUT ?? 10_000);
 const PARTITIONS = process.env.BENCH_PARTITIONS ?? '8';
 const CLIENT = { id: 'bench-app', secret: 'bench-app-secret-0123456789' };
 const FANOUT_BUSINESS = 'bench-fanout-business';
+/** Role changes of users outside the business, produced this long into the fan-out: they must not wait for it. */
+const BYSTANDERS = 8;
+const BYSTANDERS_AFTER_MS = 500;
 const FANOUT_GROUP = 'bench-fanout-group';
 
 const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`);
@@ -312,14 +316,30 @@ async function main(): Promise<void> {
     const started = performance.now();
     const fanOutSampler = CpuSplitSampler.start(service.pid!);
     await publish(deployment.topics.businessChanges, [change]);
-    await waitForUpdates(reader, from, FANOUT, 120_000);
+    // Bystanders: users outside the business whose role changes arrive while the fan-out runs.
+    await new Promise((resolveWait) => setTimeout(resolveWait, BYSTANDERS_AFTER_MS));
+    const bystanders = userIds
+      .slice(0, BYSTANDERS)
+      .map((userId) => events.userRoleGranted(userId, 'BYSTANDER'));
+    const bystandersProducedAt = performance.now();
+    await publish(deployment.topics.roleChanges, bystanders);
+    await waitForUpdates(reader, from, FANOUT + bystanders.length, 120_000);
     const fanOutCpu = fanOutSampler.stop();
-    const fanOutUpdates = causedBy(reader.records, from);
+    const bystanderIds = new Set(bystanders.map((bystander) => bystander.id));
+    const caused = causedBy(reader.records, from);
+    const bystanderMs = caused
+      .filter(({ eventId }) => bystanderIds.has(eventId))
+      .map(({ at }) => at - bystandersProducedAt);
+    const fanOutUpdates = caused.filter(({ eventId }) => eventId === change.id);
     const fanOutSeconds = (Math.max(...fanOutUpdates.map(({ at }) => at)) - started) / 1_000;
     const fanOutTimeline = await waitForCompletion(deployment.databaseUrl, change.id, 120_000);
     log(
       `fan-out: ${FANOUT} session updates readable ${fixed(fanOutSeconds, 2)} s after the change was produced; ` +
         `${fanOutStages(started, fanOutTimeline, fanOutUpdates)}; CPU: ${describeCpuSplit(fanOutCpu)}`,
+    );
+    log(
+      `bystanders: ${BYSTANDERS} user role changes produced ${BYSTANDERS_AFTER_MS} ms into the fan-out readable after ` +
+        `${bystanderMs.map((ms) => fixed(ms, 0)).join(', ')} ms`,
     );
 
     peakRssAfter.c = memoryOf(service.pid!).peakRssMb;
@@ -366,7 +386,7 @@ async function main(): Promise<void> {
       cpuBoundCeiling: (cores * 1_000) / cpuPerRenewal.system,
       offeredRate: RATE,
       latencyMs: medianLatency,
-      fanOut: { sessions: FANOUT, seconds: fanOutSeconds },
+      fanOut: { sessions: FANOUT, seconds: fanOutSeconds, bystanderMs },
       unchangedFanOut: { sessions: FANOUT, seconds: unchangedSeconds, published: publishedByUnchanging },
       servicePeakRssMb: memory.peakRssMb,
       servicePeakRssMbAfterPhase: { ...peakRssAfter, d: memory.peakRssMb },
@@ -387,6 +407,7 @@ async function main(): Promise<void> {
         `      RSA-2048 signing now: ${fixed(signingPerCore, 0)}/s per core, ${fixed(report.signingMsPerRenewal, 2)} ms of each renewal's CPU`,
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
+        `      meanwhile ${BYSTANDERS} other users' role changes: readable after ${fixed(Math.max(...bystanderMs), 0)} ms at most`,
         `  (d) a change reaching those ${FANOUT} sessions and changing none: completed after ${fixed(unchangedSeconds, 2)} s, ${publishedByUnchanging} updates published`,
         `  service peak RSS: ${fixed(memory.peakRssMb, 0)} MB (high-water mark after (a) ${fixed(peakRssAfter.a, 0)}, (b) ${fixed(peakRssAfter.b, 0)}, opening ${FANOUT} sessions ${fixed(peakRssAfter.open, 0)}, (c) ${fixed(peakRssAfter.c, 0)} MB)`,
         '',

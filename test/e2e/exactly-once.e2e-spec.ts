@@ -180,6 +180,48 @@ describe('exactly-once processing of change events (e2e)', () => {
     }
   });
 
+  it('a long fan-out holds back no other partition: another user’s change goes through while it runs', async () => {
+    const business = 'held-biz';
+    const users = Array.from({ length: 200 }, (_, i) => `held-user-${String(i).padStart(3, '0')}`);
+    await publish(
+      businessTopic(),
+      users.map((user) => events.businessMemberAdded(business, user, ['BUSINESSUSER'])),
+    );
+    await waitUntilConsumed(deployment, 60_000);
+    for (let i = 0; i < users.length; i += 25) {
+      await Promise.all(users.slice(i, i + 25).map((user) => app.session(user, { businessId: business })));
+    }
+    const bystander = 'bystander-user';
+    await app.session(bystander);
+
+    // The fan-out pages through sessions in id order: its last page waits on a row this test holds.
+    const blocker = new Client({ connectionString: deployment.databaseUrl });
+    await blocker.connect();
+    const granted = events.businessRoleGranted(business, 'HELD');
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(
+        'SELECT id FROM sessions WHERE business_id = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE',
+        [business],
+      );
+      await publish(businessTopic(), [granted]);
+      await updates.waitForCause(granted.id, 64, 30_000);
+
+      // On the other input topic, so on another partition: kafkajs fetches both in one request.
+      const change = events.userRoleGranted(bystander, 'NOT-HELD-BACK');
+      await publish(roleTopic(), [change]);
+      const [update] = await updates.waitForCause(change.id, 1, 20_000);
+      expect(update!.event.data).toMatchObject({ userId: bystander, added: ['ROLE_NOT-HELD-BACK'] });
+      expect(updates.causedBy(granted.id).length).toBeLessThan(users.length);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    await updates.waitForCause(granted.id, users.length, 60_000);
+    await settled();
+    expect(updates.causedBy(granted.id)).toHaveLength(users.length);
+  });
+
   it('a replay from the earliest offsets after a restart publishes nothing and leaves every token as it was', async () => {
     // A stream of changes for a few users: grants and revocations, a business, a group.
     const users = ['replay-a', 'replay-b', 'replay-c', 'replay-d', 'replay-e'];

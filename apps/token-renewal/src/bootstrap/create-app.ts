@@ -50,10 +50,14 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
             // change events a partition per fetch keep that small next to the service's heap cap.
             maxBytesPerPartition: 256 * 1024,
             maxBytes: 2 * 1024 * 1024,
-            // minBytes stays 1 (answer as soon as there is data; an idle fetch waits 5 s): holding
-            // fetches 25 ms for 64 KiB saved ~0.15 cores at 300 events/s but cost ~0.12 cores when
-            // idle (measured: broker and service sampled after start), up to 40 empty fetches a
-            // second by arithmetic (docs/benchmarks-history.md, eighth session).
+            // minBytes stays 1 (answer as soon as there is data): holding fetches 25 ms for 64 KiB
+            // saved ~0.15 cores at 300 events/s but cost ~0.12 cores when idle (measured: broker and
+            // service sampled after start), up to 40 empty fetches a second by arithmetic
+            // (docs/benchmarks-history.md, eighth session).
+            // An idle fetch waits 1 s rather than kafkajs' 5: a partition resumed after a hand-off
+            // (PartitionHandOffs) joins the fetch after the one in flight, which waits that long when
+            // the other partitions are quiet. One empty fetch a second costs the broker next to nothing.
+            maxWaitTimeInMs: 1_000,
           },
           // Nest's server also opens a producer (for replies we never send); keep it quiet and Java-compatible.
           producer: { createPartitioner: Partitioners.DefaultPartitioner },
@@ -69,6 +73,7 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
         },
         inputTopics(config),
         app.get(ConsumerState),
+        rootLogger.child({ component: 'consumer' }),
       ),
     },
     // The HTTP exception filter is HTTP's: the consumer reports its own failures (see InboundRecordProcessor).

@@ -1,8 +1,14 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AppConfig } from '@iam/config';
-import { EventType, type ApplyChangeOutcome, type ApplyChangeUseCase, type ChangeEvent } from '@iam/domain';
-import { InputChannel, type InboundBatch, type InboundRecord } from '@iam/messaging';
+import {
+  EventType,
+  type ApplyChangeHooks,
+  type ApplyChangeOutcome,
+  type ApplyChangeUseCase,
+  type ChangeEvent,
+} from '@iam/domain';
+import { InputChannel, StaleAssignmentError, type InboundBatch, type InboundRecord } from '@iam/messaging';
 import { ServiceMetrics } from '@iam/observability';
 import { FatalErrors } from '../lifecycle/fatal-errors';
 import { ShutdownSignal } from '../lifecycle/shutdown-signal';
@@ -58,16 +64,22 @@ function recordingBatch(
     resolveOffset: (resolved) => log.push(`resolve ${resolved}`),
     commitIfDue: async () => void log.push('commit'),
     isActive: () => options.active?.() ?? true,
+    handOff: () => void log.push('hand-off'),
   };
   return { batch, log };
 }
 
-function setup() {
+/** Each run's sessions come in this many pages (a fan-out has several; by default the fake pages nothing). */
+function setup(pagesPerRun = 0) {
   const logger = pino({ level: 'silent' });
   const runs: string[][] = [];
   const applyChange = {
-    executeRun: async (run: readonly ChangeEvent[]): Promise<ApplyChangeOutcome[]> => {
+    executeRun: async (
+      run: readonly ChangeEvent[],
+      hooks: ApplyChangeHooks,
+    ): Promise<ApplyChangeOutcome[]> => {
       runs.push(run.map((event) => event.subject));
+      for (let page = 1; page <= pagesPerRun; page += 1) await hooks.beforeBatch?.();
       return run.map(() => ({ applied: 'fan-out', reissued: 1, revoked: 0 }));
     },
   } as unknown as ApplyChangeUseCase;
@@ -159,6 +171,60 @@ describe('InboundRecordProcessor.processBatch', () => {
     expect(log.filter((entry) => entry.startsWith('resolve'))).toEqual([
       `resolve ${records[0]!.origin.offset}`,
     ]);
+    expect(fatalErrors).toEqual([]);
+  });
+
+  it('keeps a run settled in one page within the fetch cycle, without a hand-off', async () => {
+    const { processor } = setup(1);
+    const { batch, log } = recordingBatch([grant('a'), grant('b')]);
+
+    await processor.processBatch(InputChannel.RoleChanges, batch);
+
+    expect(log).not.toContain('hand-off');
+  });
+
+  it('hands a fan-out off at its second page, once, so that other partitions are fetched meanwhile', async () => {
+    const { processor } = setup(3);
+    const records = [grant('a'), grant('a')];
+    const { batch, log } = recordingBatch(records);
+
+    await processor.processBatch(InputChannel.RoleChanges, batch);
+
+    const [first, second] = records.map((r) => r.origin.offset);
+    // Each run counts its own pages: the second run hands off again (a no-op once handed off).
+    expect(log).toEqual([
+      'heartbeat',
+      'hand-off',
+      'heartbeat',
+      'heartbeat',
+      `resolve ${first}`,
+      'heartbeat',
+      'commit',
+      'heartbeat',
+      'hand-off',
+      'heartbeat',
+      'heartbeat',
+      `resolve ${second}`,
+      'heartbeat',
+      'commit',
+    ]);
+  });
+
+  it('stops a handed-off fan-out quietly when the group rebalanced under it, leaving its run unresolved', async () => {
+    const { processor, runs, fatalErrors } = setup(3);
+    let pages = 0;
+    const { batch, log } = recordingBatch([grant('a'), grant('b')], {
+      heartbeat: async () => {
+        pages += 1;
+        if (pages === 2) throw new StaleAssignmentError();
+      },
+    });
+
+    await expect(processor.processBatch(InputChannel.RoleChanges, batch)).rejects.toBeInstanceOf(
+      ProcessingInterruptedError,
+    );
+    expect(runs).toEqual([['a', 'b']]);
+    expect(log.filter((entry) => entry.startsWith('resolve'))).toEqual([]);
     expect(fatalErrors).toEqual([]);
   });
 

@@ -52,6 +52,9 @@ const OUTCOME_LABELS: Record<ApplyChangeOutcome['applied'], string> = {
  */
 const MAX_RUN_LENGTH = 64;
 
+/** The page of a run's sessions from which its batch is handed off (see pacedFanOut). */
+const FIRST_PAGE_HANDED_OFF = 2;
+
 /**
  * What happens to every record of an input topic: validated; poison goes to the
  * dead-letter topic with its reason; a valid event is applied and its sessions
@@ -150,6 +153,21 @@ export class InboundRecordProcessor {
     await heartbeatOrHandBack(heartbeat, this.logger);
   }
 
+  /**
+   * Before each page of a run's sessions. A second page means a fan-out, which
+   * may take seconds: from there on the batch is handed off, so that the other
+   * partitions' events are not held back behind it (one page, the common case,
+   * keeps the batch in kafkajs' own fetch cycle).
+   */
+  private pacedFanOut(batch: InboundBatch): () => Promise<void> {
+    let pages = 0;
+    return () => {
+      pages += 1;
+      if (pages === FIRST_PAGE_HANDED_OFF) batch.handOff();
+      return this.betweenBatches(batch.heartbeat);
+    };
+  }
+
   private retryOptions(heartbeat: () => Promise<void>, logger: LineLogger) {
     return { policy: RETRY_POLICY, abort: this.shutdown.signal, heartbeat, logger };
   }
@@ -170,7 +188,7 @@ export class InboundRecordProcessor {
       );
       try {
         const applied = await retryTransient(
-          () => this.applyChange.executeRun(run, { beforeBatch: () => this.betweenBatches(batch.heartbeat) }),
+          () => this.applyChange.executeRun(run, { beforeBatch: this.pacedFanOut(batch) }),
           this.retryOptions(batch.heartbeat, logger),
         );
         run.forEach((event, index) => outcomes.push(this.applied(event, applied[index]!)));

@@ -1,3 +1,4 @@
+import { StaleAssignmentError } from '@iam/messaging';
 import type { LineLogger } from '@iam/observability';
 import { isTransientFailure } from './transient-failure';
 
@@ -31,7 +32,10 @@ export async function heartbeatOrHandBack(
   try {
     await groupRequest();
   } catch (error) {
-    if ((error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS') {
+    if (
+      error instanceof StaleAssignmentError ||
+      (error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS'
+    ) {
       throw new ProcessingInterruptedError('rebalance', { cause: error });
     }
     if (!isTransientFailure(error)) throw error;

@@ -37,6 +37,23 @@ export interface InboundBatch {
   commitIfDue(): Promise<void>;
   /** False once the consumer stops or the partition may belong to another instance. */
   isActive(): boolean;
+  /**
+   * For work that will be long (a fan-out past its first page): the consumer
+   * fetches its other partitions meanwhile, and this one waits, paused, until
+   * the work ends (PartitionHandOffs).
+   */
+  handOff(): void;
+}
+
+/**
+ * A batch's heartbeat after the group rebalanced under it: the partition may
+ * be another instance's now, so the rest of the batch is theirs to process.
+ */
+export class StaleAssignmentError extends Error {
+  constructor() {
+    super('the consumer group has rebalanced since this batch was fetched');
+    this.name = 'StaleAssignmentError';
+  }
 }
 
 /** A lone record as a batch (the operator's replay works record by record). */
@@ -47,5 +64,6 @@ export function batchOfOne(record: InboundRecord, heartbeat: () => Promise<void>
     resolveOffset: () => undefined,
     commitIfDue: async () => undefined,
     isActive: () => true,
+    handOff: () => undefined,
   };
 }

@@ -1,9 +1,11 @@
 import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
 import type { Consumer, EachBatchPayload } from '@nestjs/microservices/external/kafka.interface';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { headerPairs, type InboundBatch } from '../inbound/inbound-record';
+import type { LineLogger } from '@iam/observability';
+import { headerPairs, StaleAssignmentError, type InboundBatch } from '../inbound/inbound-record';
 import type { InputChannelName } from './channels';
 import type { ConsumerState } from './consumer-state';
+import { PartitionHandOffs } from './partition-hand-offs';
 
 export type KafkaServerOptions = Required<KafkaOptions>['options'];
 
@@ -12,19 +14,30 @@ export type KafkaServerOptions = Required<KafkaOptions>['options'];
  * channels (`@EventPattern(InputChannel.RoleChanges)`) mapped to the configured
  * topic names; a handler receives a partition's fetched records together (an
  * InboundBatch, which it works through in order and resolves as it goes) rather
- * than one record per call, so that events can share statements; and the
- * consumer's group membership and lag are reported for readiness and metrics.
+ * than one record per call, so that events can share statements, and may hand
+ * it off when its work will be long (PartitionHandOffs); and the consumer's
+ * group membership and lag are reported for readiness and metrics.
  */
 export class InputTopicsKafkaServer extends ServerKafka {
   private readonly channelByTopic: ReadonlyMap<string, string>;
+  private readonly handOffs: PartitionHandOffs;
+  /** Moves on at every rebalance: a batch fetched in an earlier generation may not be ours any more. */
+  private generation = 0;
 
   constructor(
     options: KafkaServerOptions,
     private readonly topicByChannel: Readonly<Record<InputChannelName, string>>,
     private readonly state: ConsumerState,
+    logger: LineLogger,
   ) {
     super(options);
     this.channelByTopic = new Map(Object.entries(topicByChannel).map(([channel, topic]) => [topic, channel]));
+    // The handler has reported its own failures (a fatal one stops the service). What a batch left
+    // unresolved is fetched again once its partition resumes, as kafkajs does after a failure; an
+    // offset commit that failed is made by kafkajs' next one.
+    this.handOffs = new PartitionHandOffs((error) =>
+      logger.warn({ err: error }, 'a handed-off batch stopped early or could not commit its offsets'),
+    );
   }
 
   override async bindEvents(consumer: Consumer): Promise<void> {
@@ -45,36 +58,71 @@ export class InputTopicsKafkaServer extends ServerKafka {
 
   /**
    * Hands the batch to the channel's `@EventPattern` handler; a failure
-   * propagates to kafkajs, which fetches the unresolved records again.
+   * propagates to kafkajs, which fetches the unresolved records again. Once
+   * the handler hands the batch off, kafkajs goes on fetching while it works.
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const channel = this.channelByTopic.get(batch.topic) ?? batch.topic;
-    const inbound: InboundBatch = {
-      records: batch.messages.map((message) => ({
-        origin: { topic: batch.topic, partition: batch.partition, offset: message.offset },
-        key: message.key ?? null,
-        value: message.value ?? null,
-        headers: headerPairs(message.headers),
-        timestamp: message.timestamp,
-      })),
-      heartbeat: () => payload.heartbeat(),
-      resolveOffset: (offset) => payload.resolveOffset(offset),
-      commitIfDue: () => payload.commitOffsetsIfNecessary(),
-      isActive: () => payload.isRunning() && !payload.isStale(),
-    };
     const handler = this.getHandlerByPattern(channel);
     if (!handler) throw new Error(`no handler is registered for channel ${channel}`);
-    // The handler as Nest wraps it (pipes, interceptors, exception filters); it may answer with a stream.
-    const result: unknown = await handler(inbound);
-    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    const fetchedIn = this.generation;
+    // After a rebalance kafkajs holds a new assignment (and drops the old one's offsets): a batch
+    // that runs on past it, handed off, must neither touch its offsets nor heartbeat as if it still held the partition.
+    const current = () => this.generation === fetchedIn;
+    await this.handOffs.run(
+      async (handOff) => {
+        const inbound: InboundBatch = {
+          records: batch.messages.map((message) => ({
+            origin: { topic: batch.topic, partition: batch.partition, offset: message.offset },
+            key: message.key ?? null,
+            value: message.value ?? null,
+            headers: headerPairs(message.headers),
+            timestamp: message.timestamp,
+          })),
+          heartbeat: () => (current() ? payload.heartbeat() : Promise.reject(new StaleAssignmentError())),
+          resolveOffset: (offset) => {
+            if (current()) payload.resolveOffset(offset);
+          },
+          commitIfDue: async () => {
+            if (current()) await payload.commitOffsetsIfNecessary();
+          },
+          isActive: () => current() && payload.isRunning() && !payload.isStale(),
+          handOff,
+        };
+        // The handler as Nest wraps it (pipes, interceptors, exception filters); it may answer with a stream.
+        const result: unknown = await handler(inbound);
+        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      },
+      () => {
+        const resume = payload.pause();
+        return async () => {
+          try {
+            // kafkajs commits after each batch it awaited; a handed-off one ends after that.
+            if (current()) await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+          } finally {
+            resume();
+          }
+        };
+      },
+    );
+  }
+
+  /** Handed-off batches stop at their next step once shutdown is requested; the group is left after them. */
+  override async close(): Promise<void> {
+    await this.handOffs.drain();
+    await super.close();
   }
 
   protected override registerConsumerEventListeners(): void {
     super.registerConsumerEventListeners();
     const consumer = this.consumer;
     if (!consumer) return;
-    consumer.on(consumer.events.GROUP_JOIN, () => this.state.markJoined());
+    consumer.on(consumer.events.REBALANCING, () => (this.generation += 1));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.generation += 1;
+      this.state.markJoined();
+    });
     consumer.on(consumer.events.STOP, () => this.state.markLeft());
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
       this.state.recordLag(payload.topic, payload.partition, Number(payload.offsetLag)),
