@@ -74,6 +74,7 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
         inputTopics(config),
         app.get(ConsumerState),
         rootLogger.child({ component: 'consumer' }),
+        config.kafka.consumerConcurrency,
       ),
     },
     // The HTTP exception filter is HTTP's: the consumer reports its own failures (see InboundRecordProcessor).

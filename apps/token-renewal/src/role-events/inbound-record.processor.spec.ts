@@ -129,19 +129,22 @@ describe('InboundRecordProcessor.processBatch', () => {
     expect(log).toEqual([...settle(b), ...settle(bad), ...settle(c1), ...settle(c2)]);
   });
 
-  it('stops quietly after a settled run when the group is rebalancing, leaving the rest unresolved', async () => {
-    const { processor, runs, fatalErrors } = setup();
-    const records = [grant('a'), grant('a'), grant('a')];
-    const rebalancing = Object.assign(new Error('rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
-    const { batch, log } = recordingBatch(records, { heartbeat: async () => Promise.reject(rebalancing) });
+  it.each(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION'])(
+    'stops quietly after a settled run when the group answers %s, leaving the rest unresolved',
+    async (type) => {
+      const { processor, runs, fatalErrors } = setup();
+      const records = [grant('a'), grant('a'), grant('a')];
+      const rebalancing = Object.assign(new Error('rebalancing'), { type });
+      const { batch, log } = recordingBatch(records, { heartbeat: async () => Promise.reject(rebalancing) });
 
-    const outcomes = await processor.processBatch(InputChannel.RoleChanges, batch);
+      const outcomes = await processor.processBatch(InputChannel.RoleChanges, batch);
 
-    expect(runs).toEqual([['a']]);
-    expect(outcomes).toHaveLength(1);
-    expect(log).toEqual([`resolve ${records[0]!.origin.offset}`, 'heartbeat']);
-    expect(fatalErrors).toEqual([]);
-  });
+      expect(runs).toEqual([['a']]);
+      expect(outcomes).toHaveLength(1);
+      expect(log).toEqual([`resolve ${records[0]!.origin.offset}`, 'heartbeat']);
+      expect(fatalErrors).toEqual([]);
+    },
+  );
 
   it('leaves the rest unresolved once the partition may belong to another instance', async () => {
     const { processor, runs } = setup();
@@ -183,7 +186,7 @@ describe('InboundRecordProcessor.processBatch', () => {
     expect(log).not.toContain('hand-off');
   });
 
-  it('hands a fan-out off at its second page, once, so that other partitions are fetched meanwhile', async () => {
+  it('hands a fan-out off at its second page, after its heartbeat, so that other partitions are fetched meanwhile', async () => {
     const { processor } = setup(3);
     const records = [grant('a'), grant('a')];
     const { batch, log } = recordingBatch(records);
@@ -191,18 +194,18 @@ describe('InboundRecordProcessor.processBatch', () => {
     await processor.processBatch(InputChannel.RoleChanges, batch);
 
     const [first, second] = records.map((r) => r.origin.offset);
-    // Each run counts its own pages: the second run hands off again (a no-op once handed off).
+    // Each run counts its own pages: the second run asks again (the server takes one hand-off a batch).
     expect(log).toEqual([
       'heartbeat',
-      'hand-off',
       'heartbeat',
+      'hand-off',
       'heartbeat',
       `resolve ${first}`,
       'heartbeat',
       'commit',
       'heartbeat',
-      'hand-off',
       'heartbeat',
+      'hand-off',
       'heartbeat',
       `resolve ${second}`,
       'heartbeat',
@@ -226,6 +229,22 @@ describe('InboundRecordProcessor.processBatch', () => {
     expect(runs).toEqual([['a', 'b']]);
     expect(log.filter((entry) => entry.startsWith('resolve'))).toEqual([]);
     expect(fatalErrors).toEqual([]);
+  });
+
+  it('does not hand a fan-out off once shutdown is requested: it hands the batch back instead', async () => {
+    const { processor, shutdown } = setup(3);
+    let pages = 0;
+    const { batch, log } = recordingBatch([grant('a')], {
+      heartbeat: async () => {
+        pages += 1;
+        if (pages === 1) shutdown.request();
+      },
+    });
+
+    await expect(processor.processBatch(InputChannel.RoleChanges, batch)).rejects.toBeInstanceOf(
+      ProcessingInterruptedError,
+    );
+    expect(log).not.toContain('hand-off');
   });
 
   it('reports a failure that is not transient as fatal, and resolves nothing of its run', async () => {

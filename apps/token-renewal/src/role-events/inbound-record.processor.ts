@@ -161,10 +161,10 @@ export class InboundRecordProcessor {
    */
   private pacedFanOut(batch: InboundBatch): () => Promise<void> {
     let pages = 0;
-    return () => {
+    return async () => {
       pages += 1;
+      await this.betweenBatches(batch.heartbeat);
       if (pages === FIRST_PAGE_HANDED_OFF) batch.handOff();
-      return this.betweenBatches(batch.heartbeat);
     };
   }
 

@@ -20,9 +20,20 @@ export class ProcessingInterruptedError extends Error {
 }
 
 /**
+ * What a group request answers when the partition may be someone else's now:
+ * the group is rebalancing, or this member was evicted or is a generation
+ * behind (kafkajs rejoins on its own).
+ */
+const LOST_ASSIGNMENT = new Set<unknown>([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+]);
+
+/**
  * Heartbeats the consumer group, or commits its resolved offsets, during long
- * work. A rebalance means the partition may be someone else's now: hand the
- * record back. A broker that is down cannot take either; that is waited out
+ * work. A rebalance or a lost membership means the partition may be someone
+ * else's now: hand the record back. A broker that is down cannot take either; that is waited out
  * like any outage.
  */
 export async function heartbeatOrHandBack(
@@ -32,10 +43,7 @@ export async function heartbeatOrHandBack(
   try {
     await groupRequest();
   } catch (error) {
-    if (
-      error instanceof StaleAssignmentError ||
-      (error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS'
-    ) {
+    if (error instanceof StaleAssignmentError || LOST_ASSIGNMENT.has((error as { type?: unknown }).type)) {
       throw new ProcessingInterruptedError('rebalance', { cause: error });
     }
     if (!isTransientFailure(error)) throw error;

@@ -29,13 +29,15 @@ export class InputTopicsKafkaServer extends ServerKafka {
     private readonly topicByChannel: Readonly<Record<InputChannelName, string>>,
     private readonly state: ConsumerState,
     logger: LineLogger,
+    /** Batches handed off at once at most (the consumer's concurrency: they share its connections). */
+    handOffLimit: number,
   ) {
     super(options);
     this.channelByTopic = new Map(Object.entries(topicByChannel).map(([channel, topic]) => [topic, channel]));
     // The handler has reported its own failures (a fatal one stops the service). What a batch left
     // unresolved is fetched again once its partition resumes, as kafkajs does after a failure; an
     // offset commit that failed is made by kafkajs' next one.
-    this.handOffs = new PartitionHandOffs((error) =>
+    this.handOffs = new PartitionHandOffs(handOffLimit, (error) =>
       logger.warn({ err: error }, 'a handed-off batch stopped early or could not commit its offsets'),
     );
   }
@@ -71,6 +73,7 @@ export class InputTopicsKafkaServer extends ServerKafka {
     // that runs on past it, handed off, must neither touch its offsets nor heartbeat as if it still held the partition.
     const current = () => this.generation === fetchedIn;
     await this.handOffs.run(
+      `${batch.topic}\u0000${batch.partition}`,
       async (handOff) => {
         const inbound: InboundBatch = {
           records: batch.messages.map((message) => ({
@@ -108,8 +111,13 @@ export class InputTopicsKafkaServer extends ServerKafka {
     );
   }
 
-  /** Handed-off batches stop at their next step once shutdown is requested; the group is left after them. */
+  /**
+   * Handed-off batches stop at their next step once shutdown is requested; the
+   * group is left after them. Meanwhile nothing more is fetched: a batch
+   * fetched now would only be handed back.
+   */
   override async close(): Promise<void> {
+    this.consumer?.pause(Object.values(this.topicByChannel).map((topic) => ({ topic })));
     await this.handOffs.drain();
     await super.close();
   }
@@ -118,7 +126,12 @@ export class InputTopicsKafkaServer extends ServerKafka {
     super.registerConsumerEventListeners();
     const consumer = this.consumer;
     if (!consumer) return;
-    consumer.on(consumer.events.REBALANCING, () => (this.generation += 1));
+    // A restarted consumer (CRASH, then STOP and a new join) forgets its paused partitions, and
+    // one evicted from the group rejoins without REBALANCING: each ends the generation.
+    const nextGeneration = () => (this.generation += 1);
+    consumer.on(consumer.events.REBALANCING, nextGeneration);
+    consumer.on(consumer.events.STOP, nextGeneration);
+    consumer.on(consumer.events.CRASH, nextGeneration);
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.generation += 1;
       this.state.markJoined();

@@ -14,38 +14,82 @@
  * nothing runs twice at once.
  */
 export class PartitionHandOffs {
-  private readonly inFlight = new Set<Promise<void>>();
-
-  /** `failed` hears of failures after a hand-off (the work's, or resuming's): kafkajs no longer awaits them. */
-  constructor(private readonly failed: (error: unknown) => void) {}
+  /** Handed-off work still running, by partition. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Hand-offs accepted and not yet ended (counted from the moment each is accepted). */
+  private accepted = 0;
+  private closing = false;
 
   /**
-   * Runs a batch's work. Returns when the work ends, or as soon as the work
-   * calls `handOff`, with the partition paused by `pause` until the work ends
-   * and the resume it returned has run. A failure before the hand-off is the
-   * caller's, as if there were no hand-off.
+   * `limit` bounds the batches handed off at once (past it a batch stays in
+   * kafkajs' own cycle, as if it never asked); `failed` hears of failures
+   * after a hand-off (the work's, or resuming's): kafkajs no longer awaits them.
    */
-  async run(work: (handOff: () => void) => Promise<void>, pause: () => () => Promise<void>): Promise<void> {
+  constructor(
+    private readonly limit: number,
+    private readonly failed: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Runs a batch's work for `partition`. Returns when the work ends, or as
+   * soon as the work calls `handOff`, with the partition paused by `pause`
+   * until the work ends and the resume it returned has run. Waits first for
+   * the partition's earlier handed-off work, should it still be running (a
+   * consumer that restarted forgets its paused partitions). A failure before
+   * the hand-off is the caller's, as if there were no hand-off.
+   */
+  async run(
+    partition: string,
+    work: (handOff: () => void) => Promise<void>,
+    pause: () => () => Promise<void>,
+  ): Promise<void> {
+    await this.inFlight.get(partition);
+    let ended = false;
+    let accepted = false;
     let handOff!: () => void;
-    const handedOff = new Promise<'handed-off'>((resolve) => (handOff = () => resolve('handed-off')));
+    const handedOff = new Promise<'handed-off'>((resolve) => {
+      handOff = () => {
+        if (ended || accepted || this.closing || this.accepted >= this.limit) return;
+        accepted = true;
+        this.accepted += 1;
+        resolve('handed-off');
+      };
+    });
     const done = work(handOff);
-    if ((await Promise.race([done.then(() => 'done' as const), handedOff])) === 'done') return;
+    let outcome: 'done' | 'handed-off' | undefined;
+    try {
+      outcome = await Promise.race([done.then(() => 'done' as const), handedOff]);
+    } finally {
+      // Ended (or failed) within kafkajs' cycle after all: a hand-off it asked for too late counts for nothing.
+      if (outcome !== 'handed-off') {
+        ended = true;
+        if (accepted) this.accepted -= 1;
+      }
+    }
+    if (outcome !== 'handed-off') return;
     const resume = pause();
     const tracked: Promise<void> = done
       .catch(this.failed)
       .then(resume)
       .catch(this.failed)
-      .finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
+      .finally(() => {
+        this.accepted -= 1;
+        this.inFlight.delete(partition);
+      });
+    this.inFlight.set(partition, tracked);
   }
 
   /** Batches handed off and still running. */
   get running(): number {
-    return this.inFlight.size;
+    return this.accepted;
   }
 
-  /** Waits until every handed-off batch has ended (at shutdown, before the consumer leaves its group). */
+  /**
+   * At shutdown, before the consumer leaves its group: takes no more
+   * hand-offs and waits until every handed-off batch has ended.
+   */
   async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    this.closing = true;
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
   }
 }
