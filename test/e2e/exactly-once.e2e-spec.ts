@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities, userClaimsOf } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
 import { testKafka } from '../support/kafka';
+import { holdBusinessSession, openBusinessSessions } from '../support/fan-outs';
 import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
 import { waitUntil } from '../support/renewal';
 import { tearDownSuite } from '../support/suite';
@@ -129,25 +130,14 @@ describe('exactly-once processing of change events (e2e)', () => {
       { length: FANOUT_SESSIONS },
       (_, i) => `fanout-user-${String(i).padStart(3, '0')}`,
     );
-    await publish(
-      businessTopic(),
-      users.map((user) => events.businessMemberAdded(business, user, ['BUSINESSUSER'])),
-    );
-    await waitUntilConsumed(deployment, 60_000);
-
     const sessions = new Map<string, string>();
-    for (let i = 0; i < users.length; i += 25) {
-      const started = await Promise.all(
-        users.slice(i, i + 25).map((user) => app.session(user, { businessId: business })),
-      );
-      for (const token of started) {
-        expect(token.claims).toMatchObject({
-          business_id: business,
-          claims_version: 1,
-          authorities: withRoles('BUSINESS', 'BUSINESSUSER'),
-        });
-        sessions.set(token.claims.sid, token.claims.user_id);
-      }
+    for (const token of await openBusinessSessions(deployment, app, business, users)) {
+      expect(token.claims).toMatchObject({
+        business_id: business,
+        claims_version: 1,
+        authorities: withRoles('BUSINESS', 'BUSINESSUSER'),
+      });
+      sessions.set(token.claims.sid, token.claims.user_id);
     }
     expect(sessions.size).toBe(FANOUT_SESSIONS);
 
@@ -183,27 +173,14 @@ describe('exactly-once processing of change events (e2e)', () => {
   it('a long fan-out holds back no other partition: another user’s change goes through while it runs', async () => {
     const business = 'held-biz';
     const users = Array.from({ length: 200 }, (_, i) => `held-user-${String(i).padStart(3, '0')}`);
-    await publish(
-      businessTopic(),
-      users.map((user) => events.businessMemberAdded(business, user, ['BUSINESSUSER'])),
-    );
-    await waitUntilConsumed(deployment, 60_000);
-    for (let i = 0; i < users.length; i += 25) {
-      await Promise.all(users.slice(i, i + 25).map((user) => app.session(user, { businessId: business })));
-    }
+    await openBusinessSessions(deployment, app, business, users);
     const bystander = 'bystander-user';
     await app.session(bystander);
 
     // The fan-out pages through sessions in id order: its last page waits on a row this test holds.
-    const blocker = new Client({ connectionString: deployment.databaseUrl });
-    await blocker.connect();
+    const held = await holdBusinessSession(deployment, business, 'last');
     const granted = events.businessRoleGranted(business, 'HELD');
     try {
-      await blocker.query('BEGIN');
-      await blocker.query(
-        'SELECT id FROM sessions WHERE business_id = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE',
-        [business],
-      );
       await publish(businessTopic(), [granted]);
       await updates.waitForCause(granted.id, 64, 30_000);
 
@@ -214,8 +191,7 @@ describe('exactly-once processing of change events (e2e)', () => {
       expect(update!.event.data).toMatchObject({ userId: bystander, added: ['ROLE_NOT-HELD-BACK'] });
       expect(updates.causedBy(granted.id).length).toBeLessThan(users.length);
     } finally {
-      await blocker.query('ROLLBACK');
-      await blocker.end();
+      await held.release();
     }
     await updates.waitForCause(granted.id, users.length, 60_000);
     await settled();

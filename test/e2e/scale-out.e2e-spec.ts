@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
-import { closeTestProducer, groupAssignments, testKafka } from '../support/kafka';
-import { createDeployment, destroyDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { waitForSharedTopic } from '../support/kafka';
+import { createDeployment, ServiceInstance, type Deployment } from '../support/service';
+import { tearDownSuite } from '../support/suite';
 import { SessionUpdateLog, waitUntilConsumed, type TokenRenewedData } from '../support/session-updates';
 import { seededRandom } from '../support/seeded-random';
 
@@ -45,39 +46,12 @@ describe('two instances share the work and hand it over (e2e)', () => {
     second = await ServiceInstance.start(deployment);
     updates = await SessionUpdateLog.open(deployment);
   });
-  afterAll(async () => {
-    for (const instance of [first, second]) {
-      if (instance && !instance.running && (await instance.exited()) !== 0) {
-        console.error(instance.logs.slice(-40).join('\n'));
-      }
-    }
-    await updates?.close();
-    await closeTestProducer();
-    await first?.stop();
-    await second?.stop();
-    await destroyDeployment(deployment);
-  });
+  afterAll(() => tearDownSuite({ deployment, services: [first, second], readers: [updates] }));
 
   it('every session ends with exactly the expected authorities, versions 1..N in order', async () => {
     // Both instances hold input partitions (4 per topic) before the stream starts.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const group = await groupAssignments(testKafka, deployment.groupId);
-      const roleShares = group.members.map(
-        (member) => member.partitions[deployment.topics.roleChanges] ?? [],
-      );
-      if (
-        group.state === 'Stable' &&
-        roleShares.length === 2 &&
-        roleShares.every((share) => share.length > 0)
-      ) {
-        expect(roleShares.flat().sort()).toEqual([0, 1, 2, 3]);
-        break;
-      }
-      if (Date.now() > deadline)
-        throw new Error(`the group never shared the partitions: ${JSON.stringify(group)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const roleShares = await waitForSharedTopic(deployment.groupId, deployment.topics.roleChanges, 2);
+    expect(roleShares.flat().sort()).toEqual([0, 1, 2, 3]);
 
     let app = await Application.register(first, 'scale-app');
     const sessions = new Map<string, string>();

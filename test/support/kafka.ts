@@ -138,3 +138,26 @@ export async function groupAssignments(
     await admin.disconnect();
   }
 }
+
+/**
+ * Waits until the group is stable with `members` members, each holding some
+ * partitions of `topic`; returns each member's share of it.
+ */
+export async function waitForSharedTopic(
+  groupId: string,
+  topic: string,
+  members: number,
+  timeoutMs = 60_000,
+): Promise<number[][]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const group = await groupAssignments(testKafka, groupId);
+    const shares = group.members.map((member) => member.partitions[topic] ?? []);
+    if (group.state === 'Stable' && shares.length === members && shares.every((share) => share.length > 0)) {
+      return shares;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the group never shared ${topic} among ${members}: ${JSON.stringify(group)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -9,18 +9,30 @@ interface Closable {
 export interface SuiteResources {
   readonly deployment?: Deployment;
   readonly service?: ServiceInstance;
+  /** For suites that run several instances of the deployment. */
+  readonly services?: readonly (ServiceInstance | undefined)[];
   readonly readers?: readonly (Closable | undefined)[];
 }
 
 /**
- * The afterAll of a suite that runs one service: the service's last log lines
- * when it died under the suite (the only clue a failed assertion leaves), then
- * its topic readers, the shared test producer, the service and the deployment.
+ * The afterAll of a suite: the last log lines of a service that died under it
+ * (the only clue a failed assertion leaves; one the suite stopped cleanly is
+ * not news), then its topic readers, the shared test producer, the services
+ * and the deployment.
  */
-export async function tearDownSuite({ deployment, service, readers = [] }: SuiteResources): Promise<void> {
-  if (service && !service.running) console.error(service.logs.slice(-40).join('\n'));
+export async function tearDownSuite({
+  deployment,
+  service,
+  services = [],
+  readers = [],
+}: SuiteResources): Promise<void> {
+  const instances = [service, ...services].filter((instance) => instance !== undefined);
+  for (const instance of instances) {
+    if (!instance.running && (await instance.exited()) !== 0)
+      console.error(instance.logs.slice(-40).join('\n'));
+  }
   for (const reader of readers) await reader?.close();
   await closeTestProducer();
-  await service?.stop();
+  for (const instance of instances) await instance.stop();
   if (deployment) await destroyDeployment(deployment);
 }
