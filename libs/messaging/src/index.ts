@@ -17,4 +17,3 @@ export * from './replay/topic-range.reader';
 export * from './contracts/asyncapi.document';
 export * from './contracts/session-update.schema';
 export * from './contracts/contract-config';
-export * from './kafka/partition-hand-offs';

@@ -33,8 +33,8 @@ const LOST_ASSIGNMENT = new Set<unknown>([
 /**
  * Heartbeats the consumer group, or commits its resolved offsets, during long
  * work. A rebalance or a lost membership means the partition may be someone
- * else's now: hand the record back. A broker that is down cannot take either; that is waited out
- * like any outage.
+ * else's now: hand the record back. A broker that is down cannot take either;
+ * that is waited out like any outage.
  */
 export async function heartbeatOrHandBack(
   groupRequest: () => Promise<void>,
