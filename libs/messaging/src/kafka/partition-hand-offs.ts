@@ -16,8 +16,6 @@
 export class PartitionHandOffs {
   /** Handed-off work still running, by partition. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** Hand-offs accepted and not yet ended (counted from the moment each is accepted). */
-  private accepted = 0;
   private closing = false;
 
   /**
@@ -44,44 +42,25 @@ export class PartitionHandOffs {
     pause: () => () => Promise<void>,
   ): Promise<void> {
     await this.inFlight.get(partition);
-    let ended = false;
-    let accepted = false;
     let handOff!: () => void;
-    const handedOff = new Promise<'handed-off'>((resolve) => {
-      handOff = () => {
-        if (ended || accepted || this.closing || this.accepted >= this.limit) return;
-        accepted = true;
-        this.accepted += 1;
-        resolve('handed-off');
-      };
-    });
+    const handedOff = new Promise<'handed-off'>((resolve) => (handOff = () => resolve('handed-off')));
     const done = work(handOff);
-    let outcome: 'done' | 'handed-off' | undefined;
-    try {
-      outcome = await Promise.race([done.then(() => 'done' as const), handedOff]);
-    } finally {
-      // Ended (or failed) within kafkajs' cycle after all: a hand-off it asked for too late counts for nothing.
-      if (outcome !== 'handed-off') {
-        ended = true;
-        if (accepted) this.accepted -= 1;
-      }
-    }
-    if (outcome !== 'handed-off') return;
+    if ((await Promise.race([done.then(() => 'done' as const), handedOff])) === 'done') return;
+    // Refused (shutting down, or at the limit): the batch ends within kafkajs' cycle after all.
+    if (this.closing || this.inFlight.size >= this.limit) return done;
     const resume = pause();
     const tracked: Promise<void> = done
       .catch(this.failed)
       .then(resume)
       .catch(this.failed)
-      .finally(() => {
-        this.accepted -= 1;
-        this.inFlight.delete(partition);
-      });
+      .finally(() => this.inFlight.delete(partition));
+    // Registered in the same turn as the check above, so the limit holds exactly.
     this.inFlight.set(partition, tracked);
   }
 
   /** Batches handed off and still running. */
   get running(): number {
-    return this.accepted;
+    return this.inFlight.size;
   }
 
   /**
