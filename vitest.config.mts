@@ -28,7 +28,7 @@ export default defineConfig({
           name: 'unit',
           // Tiers run in order: unit, then integration, then end-to-end.
           sequence: { groupOrder: 0 },
-          include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts'],
+          include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'bench/**/*.spec.ts'],
           environment: 'node',
         },
       },

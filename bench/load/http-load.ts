@@ -10,7 +10,7 @@
  *
  * Input: a JSON LoadPlan on stdin. Output: one JSON LoadResult line on stdout.
  */
-import { Agent, request } from 'node:http';
+import { Http1Connection, requestBytes, type Http1Response } from './http1-connection';
 import { summarize, type LatencySummary } from '../support/stats';
 
 export interface LoadPlan {
@@ -36,53 +36,63 @@ export interface LoadResult {
 
 const PATH = '/security/iam/v1/user-identities/renew-token';
 
+/** Connections free to send; a request finding none waits in line (Node's agent did the same). */
+class ConnectionPool {
+  private readonly free: Http1Connection[];
+  private readonly queue: Array<(connection: Http1Connection) => void> = [];
+
+  constructor(url: URL, size: number) {
+    this.free = Array.from({ length: size }, () => new Http1Connection(url.hostname, Number(url.port)));
+  }
+
+  async send(request: Buffer): Promise<Http1Response> {
+    const connection = this.free.pop() ?? (await new Promise<Http1Connection>((r) => this.queue.push(r)));
+    try {
+      return await connection.send(request);
+    } finally {
+      const next = this.queue.shift();
+      if (next) next(connection);
+      else this.free.push(connection);
+    }
+  }
+
+  close(): void {
+    for (const connection of this.free) connection.close();
+  }
+}
+
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as LoadPlan;
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: plan.connections,
-    maxFreeSockets: plan.connections,
-  });
+  const url = new URL(plan.baseUrl);
+  const pool = new ConnectionPool(url, plan.connections);
+  const headers = { Authorization: `Bearer ${plan.callerToken}` };
   const idle = plan.userTokens.map((_, index) => index);
   const tokens = [...plan.userTokens];
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
+  const countError = (reason: string) => (errors[reason] = (errors[reason] ?? 0) + 1);
   let ok = 0;
   let measuring = false;
 
-  const renew = (user: number, dueAt: number) =>
-    new Promise<void>((resolve) => {
-      const query = `token=${encodeURIComponent(tokens[user]!)}&remember-me=false`;
-      const req = request(
-        `${plan.baseUrl}${PATH}?${query}`,
-        { method: 'POST', agent, headers: { authorization: `Bearer ${plan.callerToken}` } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const elapsed = performance.now() - dueAt;
-            if (res.statusCode === 200) {
-              tokens[user] = (
-                JSON.parse(Buffer.concat(chunks).toString()) as { accessToken: string }
-              ).accessToken;
-              // Throughput counts answers within the window; latency counts every request sent in it.
-              if (measuring && performance.now() <= ends) ok += 1;
-            } else if (measuring) {
-              errors[String(res.statusCode)] = (errors[String(res.statusCode)] ?? 0) + 1;
-            }
-            if (measuring) latencies.push(elapsed);
-            idle.push(user);
-            resolve();
-          });
-        },
-      );
-      req.on('error', (error) => {
-        if (measuring) errors[error.message] = (errors[error.message] ?? 0) + 1;
-        idle.push(user);
-        resolve();
-      });
-      req.end();
-    });
+  const renew = async (user: number, dueAt: number): Promise<void> => {
+    const target = `${PATH}?token=${encodeURIComponent(tokens[user]!)}&remember-me=false`;
+    try {
+      const response = await pool.send(requestBytes('POST', target, url.host, headers));
+      const elapsed = performance.now() - dueAt;
+      if (response.status === 200) {
+        tokens[user] = (JSON.parse(response.body.toString()) as { accessToken: string }).accessToken;
+        // Throughput counts answers within the window; latency counts every request sent in it.
+        if (measuring && performance.now() <= ends) ok += 1;
+      } else if (measuring) {
+        countError(String(response.status));
+      }
+      if (measuring) latencies.push(elapsed);
+    } catch (error) {
+      if (measuring) countError((error as Error).message);
+    } finally {
+      idle.push(user);
+    }
+  };
 
   const started = performance.now();
   const warmupEnds = started + plan.warmupMs;
@@ -118,7 +128,7 @@ async function main(): Promise<void> {
     }
     await Promise.all(pending);
   }
-  agent.destroy();
+  pool.close();
 
   const result: LoadResult = {
     requests: ok + Object.values(errors).reduce((a, b) => a + b, 0),
