@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, authorities, userClaimsOf } from '../support/applications';
 import { events, publish, type InboundCloudEvent } from '../support/events';
 import { testKafka } from '../support/kafka';
+import { parseExposition, samplesOf, valueOf, type Exposition } from '../support/prometheus';
 import { holdBusinessSession, openBusinessSessions } from '../support/fan-outs';
 import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
 import { waitUntil } from '../support/renewal';
@@ -52,6 +53,20 @@ describe('exactly-once processing of change events (e2e)', () => {
     await updates.waitForCause(sentinel.id);
     await settled();
   }
+
+  async function scrapeMetrics() {
+    const response = await service.fetch('/metrics');
+    expect(response.status).toBe(200);
+    return parseExposition(await response.text());
+  }
+
+  /** The consumer lag summed over the business-change topic's partitions. */
+  const businessLag = (exposition: Exposition) =>
+    samplesOf(exposition, 'iam_kafka_consumer_lag', { topic: businessTopic() }).reduce(
+      (sum, sample) => sum + sample.value,
+      0,
+    );
+  const lagsOf = (exposition: Exposition) => JSON.stringify(samplesOf(exposition, 'iam_kafka_consumer_lag'));
 
   /** How many of these events have a completed record in the service's database. */
   async function completedRecords(eventIds: readonly string[]): Promise<number> {
@@ -190,12 +205,20 @@ describe('exactly-once processing of change events (e2e)', () => {
       const [update] = await updates.waitForCause(change.id, 1, 20_000);
       expect(update!.event.data).toMatchObject({ userId: bystander, added: ['ROLE_NOT-HELD-BACK'] });
       expect(updates.causedBy(granted.id).length).toBeLessThan(users.length);
+
+      // Operators see the work in flight: the batch counts as handed off, its record as not consumed.
+      const during = await scrapeMetrics();
+      expect(valueOf(during, 'iam_kafka_batches_handed_off')).toBe(1);
+      expect(businessLag(during), lagsOf(during)).toBe(1);
     } finally {
       await held.release();
     }
     await updates.waitForCause(granted.id, users.length, 60_000);
     await settled();
     expect(updates.causedBy(granted.id)).toHaveLength(users.length);
+    const after = await scrapeMetrics();
+    expect(valueOf(after, 'iam_kafka_batches_handed_off')).toBe(0);
+    expect(businessLag(after), lagsOf(after)).toBe(0);
   });
 
   it('a replay from the earliest offsets after a restart publishes nothing and leaves every token as it was', async () => {

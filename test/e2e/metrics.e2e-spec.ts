@@ -154,6 +154,7 @@ describe('Prometheus metrics (e2e)', () => {
       iam_sessions_revoked_total: 'counter',
       iam_http_request_duration_seconds: 'histogram',
       iam_kafka_consumer_lag: 'gauge',
+      iam_kafka_batches_handed_off: 'gauge',
       iam_outbox_backlog: 'gauge',
       iam_messages_published_total: 'counter',
       iam_role_change_staleness_seconds: 'histogram',

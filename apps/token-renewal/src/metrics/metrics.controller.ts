@@ -27,6 +27,7 @@ export class MetricsController {
     for (const { topic, partition, lag } of this.consumer.lags()) {
       this.metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
     }
+    this.metrics.batchesHandedOff.set(this.consumer.batchesHandedOff);
     this.metrics.outboxBacklog.set(await this.outbox.backlog().catch(() => Number.NaN));
     const { contentType, body } = await this.metrics.render();
     await reply.header('content-type', contentType).send(body);

@@ -5,6 +5,7 @@
 export class ConsumerState {
   private joined = false;
   private crashed: Error | undefined;
+  private handedOff = 0;
   private readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
 
   /** Records behind the partition's end, as of the last batch fetched from it. */
@@ -14,6 +15,20 @@ export class ConsumerState {
 
   lags(): Array<{ topic: string; partition: number; lag: number }> {
     return [...this.lag.values()];
+  }
+
+  /** A batch was handed off (its partition paused while the work runs on); see PartitionHandOffs. */
+  handOffStarted(): void {
+    this.handedOff += 1;
+  }
+
+  handOffEnded(): void {
+    this.handedOff -= 1;
+  }
+
+  /** Batches handed off whose work is still running. */
+  get batchesHandedOff(): number {
+    return this.handedOff;
   }
 
   markJoined(): void {

@@ -23,6 +23,11 @@ export class InputTopicsKafkaServer extends ServerKafka {
   private readonly handOffs: PartitionHandOffs;
   /** Moves on at every rebalance: a batch fetched in an earlier generation may not be ours any more. */
   private generation = 0;
+  /**
+   * The lag of each partition whose batch is handed off, counted from the work's first unresolved
+   * record: kafkajs reports the batch as handled, but the work has it still.
+   */
+  private readonly handedOffLag = new Map<string, () => number>();
 
   constructor(
     options: KafkaServerOptions,
@@ -68,12 +73,15 @@ export class InputTopicsKafkaServer extends ServerKafka {
     const channel = this.channelByTopic.get(batch.topic) ?? batch.topic;
     const handler = this.getHandlerByPattern(channel);
     if (!handler) throw new Error(`no handler is registered for channel ${channel}`);
+    const partitionKey = `${batch.topic}\u0000${batch.partition}`;
     const fetchedIn = this.generation;
     // After a rebalance kafkajs holds a new assignment (and drops the old one's offsets): a batch
     // that runs on past it, handed off, must neither touch its offsets nor heartbeat as if it still held the partition.
     const current = () => this.generation === fetchedIn;
+    let nextOffset = Number(batch.firstOffset() ?? batch.highWatermark);
+    const lag = () => Number(batch.highWatermark) - nextOffset;
     await this.handOffs.run(
-      `${batch.topic}\u0000${batch.partition}`,
+      partitionKey,
       async (handOff) => {
         const inbound: InboundBatch = {
           records: batch.messages.map((message) => ({
@@ -85,7 +93,9 @@ export class InputTopicsKafkaServer extends ServerKafka {
           })),
           heartbeat: () => (current() ? payload.heartbeat() : Promise.reject(new StaleAssignmentError())),
           resolveOffset: (offset) => {
-            if (current()) payload.resolveOffset(offset);
+            if (!current()) return;
+            payload.resolveOffset(offset);
+            nextOffset = Number(offset) + 1;
           },
           commitIfDue: async () => {
             if (current()) await payload.commitOffsetsIfNecessary();
@@ -99,11 +109,17 @@ export class InputTopicsKafkaServer extends ServerKafka {
       },
       () => {
         const resume = payload.pause();
+        this.handedOffLag.set(partitionKey, lag);
+        this.state.handOffStarted();
         return async () => {
           try {
             // kafkajs commits after each batch it awaited; a handed-off one ends after that.
             if (current()) await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
           } finally {
+            // Reported now: a partition with nothing new is fetched again without a batch to report.
+            if (current()) this.state.recordLag(batch.topic, batch.partition, lag());
+            this.handedOffLag.delete(partitionKey);
+            this.state.handOffEnded();
             resume();
           }
         };
@@ -137,9 +153,11 @@ export class InputTopicsKafkaServer extends ServerKafka {
       this.state.markJoined();
     });
     consumer.on(consumer.events.STOP, () => this.state.markLeft());
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
-      this.state.recordLag(payload.topic, payload.partition, Number(payload.offsetLag)),
-    );
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const handedOffLag = this.handedOffLag.get(`${payload.topic}\u0000${payload.partition}`);
+      const lag = handedOffLag ? handedOffLag() : Number(payload.offsetLag);
+      this.state.recordLag(payload.topic, payload.partition, lag);
+    });
     consumer.on(consumer.events.CRASH, (event) => {
       // kafkajs restarts the consumer after retriable failures; anything else is fatal.
       if (!event.payload.restart) this.state.markCrashed(event.payload.error);

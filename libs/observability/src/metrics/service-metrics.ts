@@ -51,8 +51,16 @@ export class ServiceMetrics {
 
   readonly consumerLag = new Gauge({
     name: 'iam_kafka_consumer_lag',
-    help: 'Records behind the end of each input partition, as of the last batch the consumer fetched.',
+    help:
+      'Records behind the end of each input partition, as of the last batch the consumer fetched ' +
+      '(a batch handed off to a long fan-out counts as not yet consumed).',
     labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchesHandedOff = new Gauge({
+    name: 'iam_kafka_batches_handed_off',
+    help: 'Input batches handed off to a long fan-out and still being worked (their partitions paused meanwhile).',
     registers: [this.registry],
   });
 
