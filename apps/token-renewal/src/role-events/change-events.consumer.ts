@@ -1,6 +1,7 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Inject, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { InputChannel, type InboundBatch } from '@iam/messaging';
+import { ConsumerErrorsFilter } from './consumer-errors.filter';
 import { InboundRecordProcessor } from './inbound-record.processor';
 
 /**
@@ -8,6 +9,7 @@ import { InboundRecordProcessor } from './inbound-record.processor';
  * records at a time (InputTopicsKafkaServer), partitions side by side.
  */
 @Controller()
+@UseFilters(ConsumerErrorsFilter)
 export class ChangeEventsConsumer {
   constructor(@Inject(InboundRecordProcessor) private readonly processor: InboundRecordProcessor) {}
 

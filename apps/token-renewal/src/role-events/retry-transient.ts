@@ -1,4 +1,4 @@
-import { StaleAssignmentError } from '@iam/messaging';
+import { RedeliveryError, StaleAssignmentError } from '@iam/messaging';
 import type { LineLogger } from '@iam/observability';
 import { isTransientFailure } from './transient-failure';
 
@@ -12,7 +12,7 @@ export interface RetryPolicy {
  * rebalancing under it): it will be delivered again, here or to another
  * instance. Not a failure of the service.
  */
-export class ProcessingInterruptedError extends Error {
+export class ProcessingInterruptedError extends RedeliveryError {
   constructor(reason = 'shutdown', options?: { cause?: unknown }) {
     super(`processing interrupted (${reason}); the record will be delivered again`, options);
     this.name = 'ProcessingInterruptedError';

@@ -46,6 +46,13 @@ export interface InboundBatch {
 }
 
 /**
+ * Thrown by a handler that stops before the end of its batch and leaves the
+ * unresolved records to be delivered again, here or to another instance
+ * (shutdown, a rebalance): not a failure of the service.
+ */
+export class RedeliveryError extends Error {}
+
+/**
  * A batch's heartbeat after the group rebalanced under it: the partition may
  * be another instance's now, so the rest of the batch is theirs to process.
  */

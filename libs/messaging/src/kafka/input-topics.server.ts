@@ -2,7 +2,12 @@ import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
 import type { Consumer, EachBatchPayload } from '@nestjs/microservices/external/kafka.interface';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { LineLogger } from '@iam/observability';
-import { headerPairs, StaleAssignmentError, type InboundBatch } from '../inbound/inbound-record';
+import {
+  headerPairs,
+  RedeliveryError,
+  StaleAssignmentError,
+  type InboundBatch,
+} from '../inbound/inbound-record';
 import type { InputChannelName } from './channels';
 import type { ConsumerState } from './consumer-state';
 import { PartitionHandOffs } from './partition-hand-offs';
@@ -33,7 +38,7 @@ export class InputTopicsKafkaServer extends ServerKafka {
     options: KafkaServerOptions,
     private readonly topicByChannel: Readonly<Record<InputChannelName, string>>,
     private readonly state: ConsumerState,
-    logger: LineLogger,
+    private readonly consumerLogger: LineLogger,
     /** Batches handed off at once at most (the consumer's concurrency: they share its connections). */
     handOffLimit: number,
   ) {
@@ -42,9 +47,20 @@ export class InputTopicsKafkaServer extends ServerKafka {
     // The handler has reported its own failures (a fatal one stops the service). What a batch left
     // unresolved is fetched again once its partition resumes, as kafkajs does after a failure; an
     // offset commit that failed is made by kafkajs' next one.
-    this.handOffs = new PartitionHandOffs(handOffLimit, (error) =>
-      logger.warn({ err: error }, 'a handed-off batch stopped early or could not commit its offsets'),
-    );
+    this.handOffs = new PartitionHandOffs(handOffLimit, (error) => {
+      if (error instanceof RedeliveryError) {
+        const cause = error.cause instanceof Error ? error.cause.message : undefined;
+        consumerLogger.info(
+          { reason: error.message, cause },
+          'a handed-off batch stopped early; the rest is fetched again',
+        );
+      } else {
+        consumerLogger.warn(
+          { err: error },
+          'a handed-off batch stopped early or could not commit its offsets',
+        );
+      }
+    });
   }
 
   override async bindEvents(consumer: Consumer): Promise<void> {
@@ -65,8 +81,9 @@ export class InputTopicsKafkaServer extends ServerKafka {
 
   /**
    * Hands the batch to the channel's `@EventPattern` handler; a failure
-   * propagates to kafkajs, which fetches the unresolved records again. Once
-   * the handler hands the batch off, kafkajs goes on fetching while it works.
+   * propagates to kafkajs, which fetches the unresolved records again, and so
+   * does a batch handed back (RedeliveryError), without an error. Once the
+   * handler hands the batch off, kafkajs goes on fetching while it works.
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
@@ -80,51 +97,59 @@ export class InputTopicsKafkaServer extends ServerKafka {
     const current = () => this.generation === fetchedIn;
     let nextOffset = Number(batch.firstOffset() ?? batch.highWatermark);
     const lag = () => Number(batch.highWatermark) - nextOffset;
-    await this.handOffs.run(
-      partitionKey,
-      async (handOff) => {
-        const inbound: InboundBatch = {
-          records: batch.messages.map((message) => ({
-            origin: { topic: batch.topic, partition: batch.partition, offset: message.offset },
-            key: message.key ?? null,
-            value: message.value ?? null,
-            headers: headerPairs(message.headers),
-            timestamp: message.timestamp,
-          })),
-          heartbeat: () => (current() ? payload.heartbeat() : Promise.reject(new StaleAssignmentError())),
-          resolveOffset: (offset) => {
-            if (!current()) return;
-            payload.resolveOffset(offset);
-            nextOffset = Number(offset) + 1;
-          },
-          commitIfDue: async () => {
-            if (current()) await payload.commitOffsetsIfNecessary();
-          },
-          isActive: () => current() && payload.isRunning() && !payload.isStale(),
-          handOff,
-        };
-        // The handler as Nest wraps it (pipes, interceptors, exception filters); it may answer with a stream.
-        const result: unknown = await handler(inbound);
-        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
-      },
-      () => {
-        const resume = payload.pause();
-        this.handedOffLag.set(partitionKey, lag);
-        this.state.handOffStarted();
-        return async () => {
-          try {
-            // kafkajs commits after each batch it awaited; a handed-off one ends after that.
-            if (current()) await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
-          } finally {
-            // Reported now: a partition with nothing new is fetched again without a batch to report.
-            if (current()) this.state.recordLag(batch.topic, batch.partition, lag());
-            this.handedOffLag.delete(partitionKey);
-            this.state.handOffEnded();
-            resume();
-          }
-        };
-      },
-    );
+    const work = async (handOff: () => void): Promise<void> => {
+      const inbound: InboundBatch = {
+        records: batch.messages.map((message) => ({
+          origin: { topic: batch.topic, partition: batch.partition, offset: message.offset },
+          key: message.key ?? null,
+          value: message.value ?? null,
+          headers: headerPairs(message.headers),
+          timestamp: message.timestamp,
+        })),
+        heartbeat: () => (current() ? payload.heartbeat() : Promise.reject(new StaleAssignmentError())),
+        resolveOffset: (offset) => {
+          if (!current()) return;
+          payload.resolveOffset(offset);
+          nextOffset = Number(offset) + 1;
+        },
+        commitIfDue: async () => {
+          if (current()) await payload.commitOffsetsIfNecessary();
+        },
+        isActive: () => current() && payload.isRunning() && !payload.isStale(),
+        handOff,
+      };
+      // The handler as Nest wraps it (pipes, interceptors, exception filters); it may answer with a stream.
+      const result: unknown = await handler(inbound);
+      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    };
+    const pause = () => {
+      const resume = payload.pause();
+      this.handedOffLag.set(partitionKey, lag);
+      this.state.handOffStarted();
+      return async () => {
+        try {
+          // kafkajs commits after each batch it awaited; a handed-off one ends after that.
+          if (current()) await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+        } finally {
+          // Reported now: a partition with nothing new is fetched again without a batch to report.
+          if (current()) this.state.recordLag(batch.topic, batch.partition, lag());
+          this.handedOffLag.delete(partitionKey);
+          this.state.handOffEnded();
+          resume();
+        }
+      };
+    };
+    try {
+      await this.handOffs.run(partitionKey, work, pause);
+    } catch (error) {
+      // Handed back (shutdown, a rebalance): kafkajs fetches from the first unresolved offset again,
+      // and a batch that failed would only make it log an error and restart the consumer.
+      if (!(error instanceof RedeliveryError)) throw error;
+      this.consumerLogger.debug(
+        { topic: batch.topic, partition: batch.partition, reason: error.message },
+        'batch handed back',
+      );
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Bindings, Logger } from 'pino';
 /** The part of a logger the per-record code uses (a pino Logger is one). */
 export interface LineLogger {
   debug(details: object, message: string): void;
+  info(details: object, message: string): void;
   warn(details: object, message: string): void;
 }
 
@@ -18,6 +19,9 @@ export function lazyChild(parent: Logger, bindings: Bindings): LineLogger {
   return {
     debug: (details, message) => {
       if (parent.isLevelEnabled('debug')) get().debug(details, message);
+    },
+    info: (details, message) => {
+      if (parent.isLevelEnabled('info')) get().info(details, message);
     },
     warn: (details, message) => get().warn(details, message),
   };
