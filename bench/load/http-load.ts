@@ -36,17 +36,24 @@ export interface LoadResult {
 
 const PATH = '/security/iam/v1/user-identities/renew-token';
 
-/** Connections free to send; a request finding none waits in line (Node's agent did the same). */
+/**
+ * Connections free to send, taken in turn (first in, first out) so that none
+ * sits idle long enough for the server's keep-alive timeout to close it under
+ * a request; a request finding none waits in line, as with Node's agent.
+ */
 class ConnectionPool {
   private readonly free: Http1Connection[];
   private readonly queue: Array<(connection: Http1Connection) => void> = [];
 
   constructor(url: URL, size: number) {
-    this.free = Array.from({ length: size }, () => new Http1Connection(url.hostname, Number(url.port)));
+    if (url.protocol !== 'http:')
+      throw new Error(`the load generator speaks plain HTTP, not ${url.protocol}`);
+    const port = Number(url.port || 80);
+    this.free = Array.from({ length: size }, () => new Http1Connection(url.hostname, port));
   }
 
   async send(request: Buffer): Promise<Http1Response> {
-    const connection = this.free.pop() ?? (await new Promise<Http1Connection>((r) => this.queue.push(r)));
+    const connection = this.free.shift() ?? (await new Promise<Http1Connection>((r) => this.queue.push(r)));
     try {
       return await connection.send(request);
     } finally {

@@ -97,11 +97,26 @@ describe('Http1Connection against a Node HTTP server', () => {
     expect(seen.at(-1)).toEqual({ method: 'POST', url: '/missing', authorization: 'Bearer abc' });
   });
 
-  it('opens a new socket after the server closed the last one', async () => {
+  it('closes its socket when the response says Connection: close, and opens a new one', async () => {
     const connection = new Http1Connection('127.0.0.1', port);
 
     expect((await send(connection, '/close')).status).toBe(200);
     expect((await send(connection, '/after')).status).toBe(200);
+    connection.close();
+  });
+
+  it('opens a new socket after the server closed an idle one', async () => {
+    const connection = new Http1Connection('127.0.0.1', port);
+    const closed = new Promise<void>((resolve) =>
+      server.once('connection', (socket) => socket.once('close', () => resolve())),
+    );
+    expect((await send(connection, '/first')).status).toBe(200);
+    server.closeIdleConnections();
+    await closed;
+    // The client sees the server's FIN a turn or two of its event loop later.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect((await send(connection, '/again')).status).toBe(200);
     connection.close();
   });
 

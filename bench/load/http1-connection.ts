@@ -26,6 +26,12 @@ const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(?=\r\n)/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close[ \t]*(?=\r\n)/i;
 /** Larger heads are not a response this benchmark's service sends. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * A socket idle this long is replaced before the next request: the server may
+ * be closing it just then (Fastify's keep-alive timeout is 72 s; Node's agent
+ * reads the Keep-Alive hint for the same reason).
+ */
+const MAX_IDLE_MS = 30_000;
 
 /**
  * Frames one response at the start of `buffer`. Only what the service sends is
@@ -72,6 +78,7 @@ export class Http1Connection {
   private socket: Socket | undefined;
   private received: Buffer = Buffer.alloc(0);
   private waiting: { resolve(response: Http1Response): void; reject(error: Error): void } | undefined;
+  private lastUsed = 0;
 
   constructor(
     private readonly host: string,
@@ -80,6 +87,9 @@ export class Http1Connection {
 
   send(request: Buffer): Promise<Http1Response> {
     if (this.waiting) return Promise.reject(new Error('a request is already in flight'));
+    const now = performance.now();
+    if (now - this.lastUsed > MAX_IDLE_MS) this.close();
+    this.lastUsed = now;
     const socket = this.socket ?? this.open();
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };

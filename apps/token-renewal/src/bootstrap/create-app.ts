@@ -11,6 +11,7 @@ import {
 } from '@iam/messaging';
 import { logAccess, PinoLoggerService, ServiceMetrics, type RootLogger } from '@iam/observability';
 import { AppModule } from '../app.module';
+import { ShutdownSignal } from '../lifecycle/shutdown-signal';
 import { recordHttpMetrics } from '../metrics/http-metrics';
 import { buildOpenApiDocument, serveContractDocuments } from '../contracts/contract-documents';
 import { echoRequestIds, fastifyOptions, registerBodyParsers } from './fastify-options';
@@ -73,9 +74,12 @@ export async function createApp(config: AppConfig, rootLogger: RootLogger): Prom
           postfixId: '',
         },
         inputTopics(config),
-        app.get(ConsumerState),
-        rootLogger.child({ component: 'consumer' }),
-        config.kafka.consumerConcurrency,
+        {
+          state: app.get(ConsumerState),
+          logger: rootLogger.child({ component: 'consumer' }),
+          handOffLimit: config.kafka.consumerConcurrency,
+          shutdown: app.get(ShutdownSignal).signal,
+        },
       ),
     },
     // The HTTP exception filter is HTTP's: the consumer reports its own failures (see InboundRecordProcessor).

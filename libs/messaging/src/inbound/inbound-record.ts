@@ -50,7 +50,9 @@ export interface InboundBatch {
  * unresolved records to be delivered again, here or to another instance
  * (shutdown, a rebalance): not a failure of the service.
  */
-export class RedeliveryError extends Error {}
+export class RedeliveryError extends Error {
+  override name = 'RedeliveryError';
+}
 
 /**
  * A batch's heartbeat after the group rebalanced under it: the partition may

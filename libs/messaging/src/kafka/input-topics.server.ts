@@ -8,11 +8,25 @@ import {
   StaleAssignmentError,
   type InboundBatch,
 } from '../inbound/inbound-record';
+import { BatchProgress } from './batch-progress';
 import type { InputChannelName } from './channels';
-import type { ConsumerState } from './consumer-state';
+import { partitionKey, type ConsumerState } from './consumer-state';
 import { PartitionHandOffs } from './partition-hand-offs';
 
 export type KafkaServerOptions = Required<KafkaOptions>['options'];
+
+export interface InputTopicsOptions {
+  /** Group membership, lag and hand-offs, reported for readiness and metrics. */
+  readonly state: ConsumerState;
+  readonly logger: LineLogger;
+  /** Batches handed off at once at most (the consumer's concurrency: they share its connections). */
+  readonly handOffLimit: number;
+  /**
+   * Raised when the service starts shutting down: nothing more is fetched. Every batch would be
+   * handed back at once, and fetched again straight away, until the consumer is closed.
+   */
+  readonly shutdown: AbortSignal;
+}
 
 /**
  * Nest's Kafka transport, with three adjustments: handlers subscribe to logical
@@ -29,20 +43,24 @@ export class InputTopicsKafkaServer extends ServerKafka {
   /** Moves on at every rebalance: a batch fetched in an earlier generation may not be ours any more. */
   private generation = 0;
   /**
-   * The lag of each partition whose batch is handed off, counted from the work's first unresolved
-   * record: kafkajs reports the batch as handled, but the work has it still.
+   * Partitions whose last batch did not end within kafkajs' cycle (handed off, or handed back):
+   * kafkajs reports the lag as if the batch were done, the work knows how far it got.
    */
-  private readonly handedOffLag = new Map<string, () => number>();
+  private readonly unfinished = new Map<string, BatchProgress>();
+  private readonly state: ConsumerState;
+  private readonly consumerLogger: LineLogger;
+  private readonly shutdown: AbortSignal;
 
   constructor(
     options: KafkaServerOptions,
     private readonly topicByChannel: Readonly<Record<InputChannelName, string>>,
-    private readonly state: ConsumerState,
-    private readonly consumerLogger: LineLogger,
-    /** Batches handed off at once at most (the consumer's concurrency: they share its connections). */
-    handOffLimit: number,
+    { state, logger, handOffLimit, shutdown }: InputTopicsOptions,
   ) {
     super(options);
+    this.state = state;
+    this.consumerLogger = logger;
+    this.shutdown = shutdown;
+    shutdown.addEventListener('abort', () => this.stopFetching(), { once: true });
     this.channelByTopic = new Map(Object.entries(topicByChannel).map(([channel, topic]) => [topic, channel]));
     // The handler has reported its own failures (a fatal one stops the service). What a batch left
     // unresolved is fetched again once its partition resumes, as kafkajs does after a failure; an
@@ -50,17 +68,15 @@ export class InputTopicsKafkaServer extends ServerKafka {
     this.handOffs = new PartitionHandOffs(handOffLimit, (error) => {
       if (error instanceof RedeliveryError) {
         const cause = error.cause instanceof Error ? error.cause.message : undefined;
-        consumerLogger.info(
+        logger.info(
           { reason: error.message, cause },
           'a handed-off batch stopped early; the rest is fetched again',
         );
       } else {
-        consumerLogger.warn(
-          { err: error },
-          'a handed-off batch stopped early or could not commit its offsets',
-        );
+        logger.warn({ err: error }, 'a handed-off batch stopped early or could not commit its offsets');
       }
     });
+    state.reportHandOffs(this.handOffs);
   }
 
   override async bindEvents(consumer: Consumer): Promise<void> {
@@ -90,13 +106,13 @@ export class InputTopicsKafkaServer extends ServerKafka {
     const channel = this.channelByTopic.get(batch.topic) ?? batch.topic;
     const handler = this.getHandlerByPattern(channel);
     if (!handler) throw new Error(`no handler is registered for channel ${channel}`);
-    const partitionKey = `${batch.topic}\u0000${batch.partition}`;
+    const key = partitionKey(batch.topic, batch.partition);
+    this.unfinished.delete(key);
+    const progress = new BatchProgress(batch);
     const fetchedIn = this.generation;
     // After a rebalance kafkajs holds a new assignment (and drops the old one's offsets): a batch
     // that runs on past it, handed off, must neither touch its offsets nor heartbeat as if it still held the partition.
     const current = () => this.generation === fetchedIn;
-    let nextOffset = Number(batch.firstOffset() ?? batch.highWatermark);
-    const lag = () => Number(batch.highWatermark) - nextOffset;
     const work = async (handOff: () => void): Promise<void> => {
       const inbound: InboundBatch = {
         records: batch.messages.map((message) => ({
@@ -110,7 +126,7 @@ export class InputTopicsKafkaServer extends ServerKafka {
         resolveOffset: (offset) => {
           if (!current()) return;
           payload.resolveOffset(offset);
-          nextOffset = Number(offset) + 1;
+          progress.resolved(offset);
         },
         commitIfDue: async () => {
           if (current()) await payload.commitOffsetsIfNecessary();
@@ -124,27 +140,24 @@ export class InputTopicsKafkaServer extends ServerKafka {
     };
     const pause = () => {
       const resume = payload.pause();
-      this.handedOffLag.set(partitionKey, lag);
-      this.state.handOffStarted();
+      this.unfinished.set(key, progress);
       return async () => {
         try {
           // kafkajs commits after each batch it awaited; a handed-off one ends after that.
           if (current()) await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
         } finally {
-          // Reported now: a partition with nothing new is fetched again without a batch to report.
-          if (current()) this.state.recordLag(batch.topic, batch.partition, lag());
-          this.handedOffLag.delete(partitionKey);
-          this.state.handOffEnded();
-          resume();
+          // Shutting down, the input stays paused (stopFetching) until the consumer is closed.
+          if (!this.shutdown.aborted) resume();
         }
       };
     };
     try {
-      await this.handOffs.run(partitionKey, work, pause);
+      await this.handOffs.run(key, work, pause);
     } catch (error) {
       // Handed back (shutdown, a rebalance): kafkajs fetches from the first unresolved offset again,
       // and a batch that failed would only make it log an error and restart the consumer.
       if (!(error instanceof RedeliveryError)) throw error;
+      this.unfinished.set(key, progress);
       this.consumerLogger.debug(
         { topic: batch.topic, partition: batch.partition, reason: error.message },
         'batch handed back',
@@ -158,9 +171,13 @@ export class InputTopicsKafkaServer extends ServerKafka {
    * fetched now would only be handed back.
    */
   override async close(): Promise<void> {
-    this.consumer?.pause(Object.values(this.topicByChannel).map((topic) => ({ topic })));
+    this.stopFetching();
     await this.handOffs.drain();
     await super.close();
+  }
+
+  private stopFetching(): void {
+    this.consumer?.pause(Object.values(this.topicByChannel).map((topic) => ({ topic })));
   }
 
   protected override registerConsumerEventListeners(): void {
@@ -173,15 +190,15 @@ export class InputTopicsKafkaServer extends ServerKafka {
     consumer.on(consumer.events.REBALANCING, nextGeneration);
     consumer.on(consumer.events.STOP, nextGeneration);
     consumer.on(consumer.events.CRASH, nextGeneration);
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.generation += 1;
+      this.state.retainLags(payload.memberAssignment);
       this.state.markJoined();
     });
     consumer.on(consumer.events.STOP, () => this.state.markLeft());
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const handedOffLag = this.handedOffLag.get(`${payload.topic}\u0000${payload.partition}`);
-      const lag = handedOffLag ? handedOffLag() : Number(payload.offsetLag);
-      this.state.recordLag(payload.topic, payload.partition, lag);
+      const progress = this.unfinished.get(partitionKey(payload.topic, payload.partition));
+      this.state.recordLag(payload.topic, payload.partition, progress ?? Number(payload.offsetLag));
     });
     consumer.on(consumer.events.CRASH, (event) => {
       // kafkajs restarts the consumer after retriable failures; anything else is fatal.
