@@ -1,5 +1,6 @@
 import type { EachBatchPayload } from '@nestjs/microservices/external/kafka.interface';
 import { describe, expect, it, vi } from 'vitest';
+import { deferred } from '../testing/deferred';
 import { RedeliveryError, StaleAssignmentError, type InboundBatch } from '../inbound/inbound-record';
 import { InputChannel } from './channels';
 import { ConsumerState } from './consumer-state';
@@ -69,12 +70,6 @@ function fetched(offsets: number[], highWatermark: number) {
     isStale: () => false,
   };
   return { payload, resume, asKafka: payload as unknown as EachBatchPayload };
-}
-
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 async function serverWith(handler: (batch: InboundBatch) => Promise<void>) {

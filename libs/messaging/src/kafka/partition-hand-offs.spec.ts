@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { deferred } from '../testing/deferred';
 import { PartitionHandOffs } from './partition-hand-offs';
-
-/** A promise the test settles by hand. */
-function deferred() {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** A partition's pause and resume, as a log. */
 function partition() {
