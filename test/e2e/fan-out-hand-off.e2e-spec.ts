@@ -70,12 +70,9 @@ describe('a handed-off fan-out across a rebalance (e2e)', () => {
       ),
     ).toBe(true);
     expect(first.logs.some((line) => line.includes('a handed-off batch stopped early'))).toBe(true);
-    // A batch handed back at a rebalance is expected, not an error of the service (kafkajs logs the
-    // broker's rebalance answers at its own ERROR level).
-    const serviceErrors = first.logs.filter(
-      (line) => /"level":"(error|fatal)"/.test(line) && !line.includes('"component":"kafkajs"'),
-    );
-    expect(serviceErrors).toEqual([]);
+    // A batch handed back at a rebalance is expected, not an error; nor are the broker's answers
+    // that kafkajs logs on the way (at warn: pinoLogCreator).
+    expect(first.logs.filter((line) => /"level":"(error|fatal)"/.test(line))).toEqual([]);
     const tokens = updates.causedBy(granted.id);
     expect(tokens).toHaveLength(SESSIONS);
     expect(new Set(tokens.map((update) => update.event.data.sessionId))).toEqual(new Set(sessions.keys()));

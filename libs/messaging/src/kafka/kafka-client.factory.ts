@@ -1,20 +1,62 @@
-import { Kafka, logLevel, type KafkaConfig, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '@iam/config';
 
-const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+type LevelName = 'error' | 'warn' | 'info' | 'debug';
+
+const LEVEL_NAMES: Record<number, LevelName> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
 
+interface ProtocolErrorCode {
+  readonly type: string;
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+// kafkajs exports no table of the broker's error codes; this module of its is where its messages
+// and its own retriable flags come from (kafkajs 2.2.4 is its last release, pinned by the lock file).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { errorCodes } = require('kafkajs/src/protocol/error') as { errorCodes: readonly ProtocolErrorCode[] };
+
+/** The answers that tell a group member to re-join, which kafkajs does on its own. */
+const GROUP_MEMBERSHIP_ANSWERS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+
+/**
+ * kafkajs logs every broker answer that is an error (`Response Heartbeat(…)`, `Response
+ * Metadata(…)`) at ERROR, before it retries or re-joins. At every scale-out, deploy or broker
+ * restart the group rebalances and coordinators move, and an operator would be paged for answers
+ * kafkajs then deals with. Those it retries (by its own table) or answers by re-joining the group are
+ * logged at warn, as kafkajs logs its own "The group is rebalancing, re-joining". What it gives up on
+ * still surfaces as an error: the consumer's crash, a failed send, an evicted member.
+ */
+const HANDLED_ANSWERS: ReadonlySet<string> = new Set(
+  errorCodes
+    .filter((code) => code.retriable || GROUP_MEMBERSHIP_ANSWERS.has(code.type))
+    .map((code) => code.message),
+);
+
+function levelOf(level: logLevel, log: LogEntry['log']): LevelName {
+  const name = LEVEL_NAMES[level] ?? 'info';
+  const isHandledAnswer =
+    name === 'error' && log.message.startsWith('Response ') && HANDLED_ANSWERS.has(log.error);
+  return isHandledAnswer ? 'warn' : name;
+}
+
 /** Routes kafkajs' own logs into the pino root logger (so they are JSON and redacted too). */
 export function pinoLogCreator(logger: Logger): logCreator {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }) => {
       const { message, ...extra } = log;
-      logger.child({ component: 'kafkajs' })[LEVEL_NAMES[level] ?? 'info'](extra, message);
+      kafkaLogger[levelOf(level, log)](extra, message);
     };
 }
 
