@@ -154,8 +154,9 @@ export class InboundRecordProcessor {
   }
 
   /**
-   * Before each page of a run's sessions. A second page means a fan-out, which
-   * may take seconds: from there on the batch is handed off, so that the other
+   * Before settling each page of a run's sessions (once it is read, so only
+   * pages that hold any). A second page means a fan-out, which may take
+   * seconds: from there on the batch is handed off, so that the other
    * partitions' events are not held back behind it (one page, the common case,
    * keeps the batch in kafkajs' own fetch cycle).
    */

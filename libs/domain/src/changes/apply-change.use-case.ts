@@ -29,7 +29,11 @@ export interface ApplyChangeOutcome {
 }
 
 export interface ApplyChangeHooks {
-  /** Called before each batch: the consumer heartbeats here during a long fan-out. */
+  /**
+   * Called before each batch of sessions is settled, once it is read (so not for the look that
+   * finds nothing more): the consumer heartbeats here during a long fan-out, and hands a second
+   * batch off from its fetch cycle.
+   */
   beforeBatch?(): Promise<void>;
 }
 
@@ -148,10 +152,10 @@ export class ApplyChangeUseCase {
   ): Promise<void> {
     let afterSessionId: string | null = null;
     for (;;) {
-      await hooks.beforeBatch?.();
       const now = this.deps.clock.now();
       const page = await this.deps.affected.findAffected(scope, afterSessionId, this.deps.batchSize, now);
       if (page.length === 0) break;
+      await hooks.beforeBatch?.();
       (await this.settle(page, causeOf)).forEach(published);
       afterSessionId = page[page.length - 1]!.id;
       if (page.length < this.deps.batchSize) break;
