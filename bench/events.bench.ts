@@ -45,7 +45,7 @@ import {
   memoryOf,
 } from './support/process-stats';
 import { startServiceUnderTest } from './support/service-under-test';
-import { rsaSigningRatePerCore } from './support/rsa-ceiling';
+import { describeMachineSpeed, measureMachineSpeed } from './support/machine-speed';
 import { waitForConsumer } from './support/seed';
 import { fixed, median, summarize } from './support/stats';
 
@@ -363,8 +363,9 @@ async function main(): Promise<void> {
 
     // What a renewal costs in CPU, and what one RSA signature costs here now: on a machine whose
     // speed varies from hour to hour, these say more than renewals/s alone (README, Benchmarks).
-    log('measuring the RSA-2048 (RS512) signing rate of one core');
-    const signingPerCore = rsaSigningRatePerCore();
+    log('measuring the machine: RSA-2048 (RS512) signing, JavaScript and PostgreSQL round trips');
+    const speed = await measureMachineSpeed(deployment.databaseUrl);
+    const signingPerCore = speed.rsaSigningPerCore;
     const cpuPerRenewal = cpuMsPerRenewal(sustainedCpu, sustained);
     const cores = coreCount();
     const memory = memoryOf(service.pid!);
@@ -382,6 +383,7 @@ async function main(): Promise<void> {
       medianSustained: median(sustained),
       cpuMsPerRenewal: cpuPerRenewal,
       rsaSigningPerCore: Math.round(signingPerCore),
+      machineSpeed: speed,
       signingMsPerRenewal: 1_000 / signingPerCore,
       cpuBoundCeiling: (cores * 1_000) / cpuPerRenewal.system,
       offeredRate: RATE,
@@ -405,6 +407,7 @@ async function main(): Promise<void> {
         `      CPU per renewal (median): service ${fixed(cpuPerRenewal.service, 2)} ms, PostgreSQL ${fixed(cpuPerRenewal.postgres, 2)} ms, broker ${fixed(cpuPerRenewal.broker, 2)} ms;` +
           ` ${cores} cores / ${fixed(cpuPerRenewal.system, 2)} ms = at most ${fixed(report.cpuBoundCeiling, 0)} renewals/s`,
         `      RSA-2048 signing now: ${fixed(signingPerCore, 0)}/s per core, ${fixed(report.signingMsPerRenewal, 2)} ms of each renewal's CPU`,
+        `      machine now: ${describeMachineSpeed(speed)}`,
         `  (b) produce -> readable at ${RATE} events/s: p50 ${fixed(medianLatency.p50)} ms, p95 ${fixed(medianLatency.p95)} ms, p99 ${fixed(medianLatency.p99)} ms`,
         `  (c) fan-out of one business role change to ${FANOUT} sessions: last update readable after ${fixed(fanOutSeconds, 2)} s`,
         `      meanwhile ${BYSTANDERS} other users' role changes: readable after ${fixed(Math.max(...bystanderMs), 0)} ms at most`,

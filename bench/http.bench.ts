@@ -28,7 +28,7 @@ import {
   memoryOf,
   type CpuSplit,
 } from './support/process-stats';
-import { rsaSigningRatePerCore } from './support/rsa-ceiling';
+import { describeMachineSpeed, measureMachineSpeed } from './support/machine-speed';
 import { startServiceUnderTest } from './support/service-under-test';
 import { runLoadProcess } from './support/run-process';
 import { publishRoleModel, waitForConsumer } from './support/seed';
@@ -75,8 +75,9 @@ async function main(): Promise<void> {
     const authorities = claimsOf(userTokens[0]!).authorities as string[];
     log(`each token carries ${authorities.length} authorities: ${authorities.join(' ')}`);
 
-    log('measuring the RSA-2048 (RS512) signing rate of one core');
-    const signingPerCore = rsaSigningRatePerCore();
+    log('measuring the machine: RSA-2048 (RS512) signing, JavaScript and PostgreSQL round trips');
+    const speed = await measureMachineSpeed(deployment.databaseUrl);
+    const signingPerCore = speed.rsaSigningPerCore;
     const cores = coreCount();
     const ceiling = signingPerCore * cores;
 
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
       durationS: DURATION_MS / 1_000,
       authoritiesPerToken: authorities.length,
       rsaSigningPerCore: Math.round(signingPerCore),
+      machineSpeed: speed,
       ceiling: Math.round(ceiling),
       closedLoop: {
         medianThroughput: Math.round(sustained),
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
           `p50 ${fixed(report.openLoop.medianP50)} ms, p95 ${fixed(report.openLoop.medianP95)} ms, p99 ${fixed(report.openLoop.medianP99)} ms`,
         `  errors: ${errors}; service peak RSS: ${fixed(memory.peakRssMb, 0)} MB`,
         `  (Keycloak's published sizing: 120 refresh requests/s per vCPU = ${120 * cores}/s here)`,
+        `  machine now: ${describeMachineSpeed(speed)}`,
         '',
       ].join('\n'),
     );
