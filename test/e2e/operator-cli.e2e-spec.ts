@@ -56,6 +56,7 @@ interface DeadLetterRow {
   eventId?: string;
   origin: string;
   failedAt: string;
+  redrivenAt?: string;
   detail: string;
 }
 
@@ -432,6 +433,11 @@ describe('the operator CLI against the running service (e2e)', () => {
       failedAt: letter.headers['dlq-failed-at']!,
       detail: letter.headers['dlq-detail']!,
     });
+    /** The rows dlq list --json prints, without when each was redriven. */
+    const listed = async () =>
+      (await json<DeadLetterRow[]>(['dlq', 'list', '--topic', dlqTopic, '--json'], ExitCode.Attention)).map(
+        ({ redrivenAt: _redrivenAt, ...row }) => row,
+      );
     const expectedRows = () =>
       [...roleDlq.records]
         .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))
@@ -522,8 +528,21 @@ describe('the operator CLI against the running service (e2e)', () => {
         ['dlq', 'list', '--topic', dlqTopic, '--json'],
         ExitCode.Attention,
       );
-      expect(rows).toEqual(expectedRows());
+      expect(rows.map(({ redrivenAt: _redrivenAt, ...row }) => row)).toEqual(expectedRows());
       expect(rows).toHaveLength(4);
+      expect(rows.map((row) => row.redrivenAt !== undefined)).toEqual([false, true, false, false]);
+
+      // Run again: the redriven one is left alone and only the new dead letter goes, so a record
+      // still poison comes back once a run (it had doubled with every run: 1, 2, 4).
+      const second = await cli('dlq', 'redrive', '--topic', dlqTopic, '--id', schemaV2.id);
+      expect([second.code, second.stdout]).toEqual([
+        ExitCode.Ok,
+        `redrove 1 dead letter(s) from ${dlqTopic}\n1 redriven before, not again\n`,
+      ]);
+      await roleDlq.waitFor((records) => records.length >= 5);
+      expect(await roleDlq.countArrivingWithin(1_500)).toBe(0);
+      expect(roleDlq.records).toHaveLength(5);
+      expect(roleInput.records).toHaveLength(inputBefore + 2);
 
       // An id with no dead letter: nothing is published, and the operator is told (exit 3).
       const ghost = randomUUID();
@@ -537,6 +556,48 @@ describe('the operator CLI against the running service (e2e)', () => {
         `redrove 0 dead letter(s) from ${dlqTopic}\nno dead letter with event id: ${ghost}\n`,
       );
       expect(await roleInput.countArrivingWithin(1_500)).toBe(0);
+    });
+
+    it('dlq redrive sends a dead letter only to its own input topic, whatever dlq-* headers the record arrived with', async () => {
+      const forgedId = randomUUID();
+      const [inputBefore, dlqBefore] = [roleInput.records.length, roleDlq.records.length];
+      // A poison record posing as a dead letter of the session-update topic, to steer a redrive there.
+      await publishRaw(deployment.topics.roleChanges, [
+        {
+          key: user,
+          value: 'not json, and forged',
+          headers: {
+            'x-probe': 'forged',
+            'dlq-reason': 'forged',
+            'dlq-event-id': forgedId,
+            'dlq-origin-topic': deployment.topics.sessionUpdates,
+            'dlq-origin-partition': '0',
+            'dlq-origin-offset': '0',
+          },
+        },
+      ]);
+      await roleDlq.waitFor((records) => records.length >= dlqBefore + 1);
+      await roleInput.waitFor((records) => records.length >= inputBefore + 1);
+      const input = roleInput.records.at(-1)!;
+      const letter = roleDlq.records.at(-1)!;
+      expect(
+        (await listed()).find((row) => row.position === `${letter.partition}:${letter.offset}`),
+      ).toMatchObject({
+        reason: 'not-json',
+        origin: `${deployment.topics.roleChanges}/${input.partition}/${input.offset}`,
+      });
+
+      // Its own dlq-event-id selects it (a dead letter without an id of its own shows the record's).
+      const result = await cli('dlq', 'redrive', '--topic', dlqTopic, '--id', forgedId);
+      expect([result.code, result.stdout]).toEqual([
+        ExitCode.Ok,
+        `redrove 1 dead letter(s) from ${dlqTopic}\n`,
+      ]);
+      await roleInput.waitFor((records) => records.length >= inputBefore + 2);
+      expect(roleInput.records.at(-1)!.headers).toEqual({
+        'x-probe': 'forged',
+        'dlq-redriven-from': `${dlqTopic}:${letter.partition}:${letter.offset}`,
+      });
     });
   });
 

@@ -149,7 +149,7 @@ describe('schema.prisma and the SQL migrations agree (real PostgreSQL)', () => {
       },
     });
     await prisma.deadLetter.create({
-      data: { topic: 't', partition: 0, offset: 7n, reason: 'not-json', eventId: null },
+      data: { topic: 't', partition: 0, offset: 7n, reason: 'not-json', eventId: null, redrivenAt: at },
     });
     const message = await prisma.outboxMessage.create({
       data: {

@@ -1,34 +1,52 @@
 import { Partitioners } from 'kafkajs';
-import { DeadLetterHeader, readTopicRange, type InboundRecord } from '@iam/messaging';
-import { print, table } from '../cli-context';
+import { deadLetterTopic } from '@iam/config';
+import {
+  inputTopics,
+  readDeadLetter,
+  readTopicRange,
+  type DeadLetterFacts,
+  type InboundRecord,
+} from '@iam/messaging';
+import { deadLetterOriginKey, PgDeadLetterRedrives, type DeadLetterOrigin } from '@iam/persistence';
+import { print, table, type CliContext } from '../cli-context';
 import { ExitCode, UsageError, type Command } from '../command';
 import { parseOptions, requireOption } from './options';
 
 /** Header added to a redriven record: where in the dead-letter topic it came from. */
 const REDRIVEN_FROM = 'dlq-redriven-from';
 
-const header = (record: InboundRecord, name: string): string | undefined =>
-  record.headers.find(([key]) => key === name)?.[1].toString('utf8');
+interface DeadLetter {
+  readonly record: InboundRecord;
+  readonly facts: DeadLetterFacts;
+}
 
-async function readDeadLetters(
-  context: Parameters<Command['run']>[1],
-  topic: string,
-): Promise<InboundRecord[]> {
+const positionOf = (letter: DeadLetter) => `${letter.record.origin.partition}:${letter.record.origin.offset}`;
+
+async function readDeadLetters(context: CliContext, topic: string): Promise<DeadLetter[]> {
   const records: InboundRecord[] = [];
   await readTopicRange(context.kafka, { topic }, context.config.kafka.groupId, async (record) => {
     records.push(record);
   });
-  return records.sort(
-    (a, b) => a.origin.partition - b.origin.partition || Number(a.origin.offset) - Number(b.origin.offset),
-  );
+  return records
+    .sort(
+      (a, b) => a.origin.partition - b.origin.partition || Number(a.origin.offset) - Number(b.origin.offset),
+    )
+    .map((record) => ({ record, facts: readDeadLetter(record) }));
 }
 
-function isDeadLetterTopic(context: Parameters<Command['run']>[1], topic: string): void {
-  if (!topic.endsWith(context.config.kafka.dlqSuffix)) {
-    throw new UsageError(
-      `${topic} is not a dead-letter topic (names end in ${context.config.kafka.dlqSuffix})`,
-    );
+/**
+ * The input topic whose dead letters `topic` holds: a redrive goes there and
+ * nowhere else, whatever a dead letter's headers say. Any other topic is a
+ * usage error.
+ */
+function inputTopicOf(context: CliContext, topic: string): string {
+  const inputs = Object.values(inputTopics(context.config));
+  const input = inputs.find((name) => deadLetterTopic(context.config, name) === topic);
+  if (input === undefined) {
+    const names = inputs.map((name) => deadLetterTopic(context.config, name)).join(', ');
+    throw new UsageError(`${topic} is not a dead-letter topic of the service's input topics (${names})`);
   }
+  return input;
 }
 
 export const dlqList: Command = {
@@ -37,20 +55,24 @@ export const dlqList: Command = {
   help: `Usage: npm run cli -- dlq list --topic <dead-letter topic> [--json]
 
 Reads the whole dead-letter topic (without changing it) and lists every record:
-its position, the reason and detail, the event id if it had one, and the origin
-topic, partition and offset. Exit code 3 when there are dead letters.`,
+its position, the reason and detail, the event id if it had one, the origin
+topic, partition and offset, and when dlq redrive re-submitted it. Exit code 3
+when there are dead letters.`,
   async run(args, context) {
     const options = parseOptions(args, { topic: { type: 'string' }, json: { type: 'boolean' } });
     const topic = requireOption(options.topic, 'topic');
-    isDeadLetterTopic(context, topic);
-    const records = await readDeadLetters(context, topic);
-    const rows = records.map((record) => ({
-      position: `${record.origin.partition}:${record.origin.offset}`,
-      reason: header(record, DeadLetterHeader.Reason),
-      eventId: header(record, DeadLetterHeader.EventId),
-      origin: `${header(record, DeadLetterHeader.OriginTopic)}/${header(record, DeadLetterHeader.OriginPartition)}/${header(record, DeadLetterHeader.OriginOffset)}`,
-      failedAt: header(record, DeadLetterHeader.FailedAt),
-      detail: header(record, DeadLetterHeader.Detail),
+    inputTopicOf(context, topic);
+    const letters = await readDeadLetters(context, topic);
+    const { sql } = await context.database();
+    const redriven = await new PgDeadLetterRedrives(sql).redrivenAt(originsOf(letters));
+    const rows = letters.map(({ record, facts }) => ({
+      position: positionOf({ record, facts }),
+      reason: facts.reason,
+      eventId: facts.eventId,
+      origin: facts.origin ? deadLetterOriginKey(facts.origin) : undefined,
+      failedAt: facts.failedAt,
+      redrivenAt: facts.origin ? redriven.get(deadLetterOriginKey(facts.origin)) : undefined,
+      detail: facts.detail,
     }));
     print(options.json ? JSON.stringify(rows, null, 2) : table(rows));
     if (!options.json) print(`${rows.length} dead letter(s) in ${topic}`);
@@ -58,51 +80,77 @@ topic, partition and offset. Exit code 3 when there are dead letters.`,
   },
 };
 
+const originsOf = (letters: readonly DeadLetter[]): DeadLetterOrigin[] =>
+  letters.flatMap((letter) => (letter.facts.origin ? [letter.facts.origin] : []));
+
 export const dlqRedrive: Command = {
   name: 'dlq redrive',
   summary: 'Re-submit dead letters to their original topic after a fix',
   help: `Usage: npm run cli -- dlq redrive --topic <dead-letter topic> [--id <event id> ...]
 
-Publishes dead letters again to the topic they came from: the original key,
-value and headers (the dlq-* headers removed), plus ${REDRIVEN_FROM}. Without
---id, every dead letter is redriven; with it, only those with that event id
-(repeat --id for several). A record that is still poison is dead-lettered again.
-The dead-letter topic itself is not changed.`,
+Publishes dead letters again to the input topic the dead-letter topic belongs
+to: the original key, value and headers (the dlq-* headers removed), plus
+${REDRIVEN_FROM}. Without --id, every dead letter not redriven before is
+redriven; with it, only those with that event id (repeat --id for several).
+Each redrive is recorded, so running the command again re-submits only the
+others; a record that is still poison comes back as a new dead letter, which
+the next run re-submits. A dead letter that does not name a record of that
+input topic is left alone and reported (exit code 3). The dead-letter topic
+itself is not changed.`,
   async run(args, context) {
     const options = parseOptions(args, { topic: { type: 'string' }, id: { type: 'string', multiple: true } });
     const topic = requireOption(options.topic, 'topic');
-    isDeadLetterTopic(context, topic);
+    const inputTopic = inputTopicOf(context, topic);
     const wanted = new Set(options.id ?? []);
-    const records = (await readDeadLetters(context, topic)).filter(
-      (record) => wanted.size === 0 || wanted.has(header(record, DeadLetterHeader.EventId) ?? ''),
+    const letters = (await readDeadLetters(context, topic)).filter(
+      (letter) => wanted.size === 0 || wanted.has(letter.facts.eventId ?? ''),
     );
-    const missing = [...wanted].filter(
-      (id) => !records.some((r) => header(r, DeadLetterHeader.EventId) === id),
-    );
+    const missing = [...wanted].filter((id) => !letters.some((letter) => letter.facts.eventId === id));
+    const foreign = letters.filter((letter) => letter.facts.origin?.topic !== inputTopic);
+    const own = letters.filter((letter) => letter.facts.origin?.topic === inputTopic);
+
+    const { sql } = await context.database();
+    const redrives = new PgDeadLetterRedrives(sql);
+    const before = await redrives.redrivenAt(originsOf(own));
+    const pending = own.filter((letter) => !before.has(deadLetterOriginKey(letter.facts.origin!)));
     const producer = context.kafka.producer({
       idempotent: true,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     try {
-      for (const record of records) {
-        const origin = header(record, DeadLetterHeader.OriginTopic);
-        if (!origin) continue;
-        const headers: Record<string, Buffer[]> = {};
-        for (const [name, value] of record.headers) {
-          if (!name.startsWith('dlq-')) (headers[name] ??= []).push(value);
-        }
-        headers[REDRIVEN_FROM] = [Buffer.from(`${topic}:${record.origin.partition}:${record.origin.offset}`)];
-        await producer.send({ topic: origin, messages: [{ key: record.key, value: record.value, headers }] });
+      for (const letter of pending) {
+        await producer.send({ topic: inputTopic, messages: [redriveMessage(letter, topic)] });
+        await redrives.recordRedrive(
+          letter.facts.origin!,
+          { reason: letter.facts.reason ?? 'unknown', eventId: letter.facts.eventId },
+          new Date(),
+        );
       }
     } finally {
       await producer.disconnect();
     }
-    print(`redrove ${records.length} dead letter(s) from ${topic}`);
-    if (missing.length > 0) {
-      print(`no dead letter with event id: ${missing.join(', ')}`);
-      return ExitCode.Attention;
+
+    print(`redrove ${pending.length} dead letter(s) from ${topic}`);
+    if (own.length > pending.length) {
+      print(`${own.length - pending.length} redriven before, not again`);
     }
-    return ExitCode.Ok;
+    for (const letter of foreign) {
+      print(`left alone: ${positionOf(letter)} does not name a record of ${inputTopic}`);
+    }
+    if (missing.length > 0) print(`no dead letter with event id: ${missing.join(', ')}`);
+    return missing.length > 0 || foreign.length > 0 ? ExitCode.Attention : ExitCode.Ok;
   },
 };
+
+/** The record as it was before it was dead-lettered, and where its dead letter is. */
+function redriveMessage({ record }: DeadLetter, deadLetterTopicName: string) {
+  const headers: Record<string, Buffer[]> = {};
+  for (const [name, value] of record.headers) {
+    if (!name.startsWith('dlq-')) (headers[name] ??= []).push(value);
+  }
+  headers[REDRIVEN_FROM] = [
+    Buffer.from(`${deadLetterTopicName}:${record.origin.partition}:${record.origin.offset}`),
+  ];
+  return { key: record.key, value: record.value, headers };
+}

@@ -52,3 +52,40 @@ export interface DeadLetterStore {
   /** Returns false when this record was dead-lettered before. */
   deadLetter(record: InboundRecord, poison: Poison, message: OutboxMessage): Promise<boolean>;
 }
+
+/** What the service wrote on a dead letter. */
+export interface DeadLetterFacts {
+  readonly reason: string | undefined;
+  readonly detail: string | undefined;
+  readonly eventId: string | undefined;
+  readonly failedAt: string | undefined;
+  /** The record it stands for; undefined unless all three headers are there and well formed. */
+  readonly origin:
+    { readonly topic: string; readonly partition: number; readonly offset: string } | undefined;
+}
+
+/**
+ * Reads the service's headers on a dead letter: of each `dlq-*` name, the last
+ * value. The record's own headers are kept, and come first, so a `dlq-*`
+ * header it arrived with (forged, say, to steer a redrive) is never read in
+ * place of the service's, which are added after it. (kafkajs hands headers
+ * over grouped by name, so "last" holds per name, not across names.) One
+ * limit: a record dead-lettered without an event id still shows an event id
+ * it carried itself; nothing that acts on a dead letter trusts that one.
+ */
+export function readDeadLetter(record: Pick<InboundRecord, 'headers'>): DeadLetterFacts {
+  const last = (name: string) => record.headers.findLast(([key]) => key === name)?.[1].toString('utf8');
+  const [topic, partition, offset] = [
+    last(DeadLetterHeader.OriginTopic),
+    last(DeadLetterHeader.OriginPartition),
+    last(DeadLetterHeader.OriginOffset),
+  ];
+  const wellFormed = topic !== undefined && /^\d+$/.test(partition ?? '') && /^\d+$/.test(offset ?? '');
+  return {
+    reason: last(DeadLetterHeader.Reason),
+    detail: last(DeadLetterHeader.Detail),
+    eventId: last(DeadLetterHeader.EventId),
+    failedAt: last(DeadLetterHeader.FailedAt),
+    origin: wellFormed ? { topic, partition: Number(partition), offset: offset! } : undefined,
+  };
+}
