@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '@iam/domain';
+import { readMigrationFiles } from '@iam/persistence';
 import { Application, authorities, FIRST_PARTY_ROLES, type UserToken } from '../support/applications';
 import { event, events, publish, publishRaw, type InboundCloudEvent } from '../support/events';
 import { claimsOf, loginClient } from '../support/http';
@@ -158,6 +160,11 @@ describe('the operator CLI against the running service (e2e)', () => {
         ...listed.map((name) => [...name.split(' '), '--no-such-flag']),
         ['client', 'list', 'extra'],
         ['client', 'create', '--id', 'x', '--secret', 'long-enough-secret-1', '--roles', 'NOT A ROLE'],
+        ['client', 'create', '--id', 'x', '--secret', 'long-enough-secret-1', '--roles', ','],
+        // Trimmed, it would be stored as a secret the client does not send.
+        ['client', 'create', '--id', 'x', '--secret', 'long-enough-secret-1 ', '--roles', 'A'],
+        ['keys', 'rotate', '--key-file', '/no/such/key.pem'],
+        ['sessions', 'revoke', '--user', 'u', '--session', 'not-a-session-id'],
         ['sessions', 'list'],
         ['sessions', 'list', '--user'],
         ['replay', '--topic', deployment.topics.roleChanges],
@@ -236,6 +243,18 @@ describe('the operator CLI against the running service (e2e)', () => {
     expect(table.stdout).toMatch(/^clientId\s+roles\s+/);
     expect(table.stdout).toContain('cli-partner');
     expect(table.stdout).not.toContain(secret);
+
+    // --secret - reads it from standard input, out of the process list and npm's echo.
+    const replaced = `cli-secret-${randomUUID()}`;
+    const fromStdin = await runCli(
+      deployment,
+      create.map((arg) => (arg === secret ? '-' : arg)),
+      {},
+      `${replaced}\n`,
+    );
+    expect([fromStdin.code, fromStdin.stdout]).toEqual([ExitCode.Ok, first.stdout]);
+    expect((await loginClient(service, 'cli-partner', replaced)).scope).toEqual(['READ', 'PARTNER']);
+    await expect(loginClient(service, 'cli-partner', secret)).rejects.toThrow(/client login failed: 401/);
   });
 
   it("client create with another role re-issues the client's live sessions at once (cause operator)", async () => {
@@ -609,6 +628,9 @@ describe('the operator CLI against the running service (e2e)', () => {
         ['replay', '--topic', dlqTopic, '--from', from],
         ['replay', '--topic', 'no-such-topic', '--from', from, '--dry-run'],
         ['replay', '--topic', deployment.topics.roleChanges, '--from', 'yesterday'],
+        // Without its offset a time would be read as the host's local time.
+        ['replay', '--topic', deployment.topics.roleChanges, '--from', '2026-11-28T10:00:00'],
+        ['replay', '--topic', deployment.topics.roleChanges, '--from', from, '--to', '2026-11-28T10:00:00Z'],
       ];
       const results = await Promise.all(cases.map((args) => cli(...args)));
       results.forEach((result, index) => {
@@ -618,6 +640,39 @@ describe('the operator CLI against the running service (e2e)', () => {
       expect(results[0]!.stderr).toContain(
         `${deployment.topics.sessionUpdates} is not one of the service's input topics`,
       );
+    });
+
+    it('a dry run does not migrate: against a database one migration behind, it refuses (exit 1) and leaves it so', async () => {
+      const latest = readMigrationFiles().at(-1)!.name;
+      const database = new Client({ connectionString: deployment.databaseUrl });
+      await database.connect();
+      const markRolledBack = (rolledBack: boolean) =>
+        database.query(
+          `UPDATE _prisma_migrations SET rolled_back_at = ${rolledBack ? 'now()' : 'NULL'} WHERE migration_name = $1`,
+          [latest],
+        );
+      try {
+        await markRolledBack(true);
+        const from = new Date().toISOString();
+        const result = await cli(
+          'replay',
+          '--topic',
+          deployment.topics.roleChanges,
+          '--from',
+          from,
+          '--dry-run',
+        );
+        expect(result.code, result.stderr).toBe(ExitCode.Failure);
+        expect(result.stderr).toContain(`migration ${latest} is not applied`);
+        const { rows } = await database.query<{ applied: number }>(
+          'SELECT count(*)::int AS applied FROM _prisma_migrations WHERE migration_name = $1 AND rolled_back_at IS NULL',
+          [latest],
+        );
+        expect(rows).toEqual([{ applied: 0 }]);
+      } finally {
+        await markRolledBack(false);
+        await database.end();
+      }
     });
 
     it('a dry run prints exactly the session updates the real replay then publishes, and changes nothing; a second replay publishes nothing', async () => {

@@ -253,22 +253,27 @@ export class ServiceInstance {
   }
 }
 
-/** Runs the built operator CLI against a deployment; resolves with its exit code and output. */
+/**
+ * Runs the built operator CLI against a deployment; resolves with its exit code
+ * and output. `input` is written to its standard input (none is open without).
+ */
 export function runCli(
   deployment: Deployment,
   args: string[],
   env: Record<string, string> = {},
+  input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...deployment.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
   });
 }

@@ -1,6 +1,6 @@
 import { print, table } from '../cli-context';
 import { ExitCode, type Command } from '../command';
-import { parseOptions } from './options';
+import { parseOptions, readableFile } from './options';
 import { signingKeyRing } from './signing-key-ring.factory';
 
 export const keysList: Command = {
@@ -40,6 +40,7 @@ time has passed are removed. Running instances pick the change up within 10 s.`,
   async run(args, context) {
     const options = parseOptions(args, { 'key-file': { type: 'string' } });
     const keyFile = options['key-file'];
+    if (keyFile !== undefined) readableFile(keyFile, 'key-file');
     const result = await (await signingKeyRing(context)).rotate(keyFile ? { keyFile } : {});
     print(`active key: ${result.activated}`);
     if (result.retired.length > 0) {

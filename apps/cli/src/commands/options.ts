@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../command';
 
@@ -27,4 +28,23 @@ export function listOption(value: string | undefined): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+}
+
+/** A file the command will read: its absence is the operator's to fix (exit 2), not a failure. */
+export function readableFile(path: string, name: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+    if (statSync(path).isFile()) return;
+  } catch {
+    // Reported below, as one message for every reason.
+  }
+  throw new UsageError(`--${name} ${path} is not a readable file`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function uuidOption(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!UUID.test(value.trim())) throw new UsageError(`--${name} must be a session id (a UUID)`);
+  return value.trim();
 }

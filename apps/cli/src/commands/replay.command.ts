@@ -24,11 +24,16 @@ interface WouldPublish {
   readonly deadLetterReason?: string;
 }
 
+/** Date and time with its offset: without one, JavaScript reads the host's local time. */
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
 function instant(value: string | undefined, name: string): Date | undefined {
   if (value === undefined) return undefined;
   const at = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at.getTime())) {
-    throw new UsageError(`--${name} must be an RFC 3339 time, e.g. 2026-11-28T10:00:00Z`);
+  if (!RFC_3339.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError(
+      `--${name} must be an RFC 3339 time with its offset, e.g. 2026-11-28T10:00:00Z or 2026-11-28T11:00:00+01:00`,
+    );
   }
   return at;
 }
@@ -150,6 +155,9 @@ Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were dead-l
     if (!channel) throw new UsageError(`${topic} is not one of the service's input topics`);
     const from = instant(requireOption(options.from, 'from'), 'from');
     const to = instant(options.to, 'to');
+    if (from && to && to.getTime() <= from.getTime()) {
+      throw new UsageError('--to must be later than --from: the range would hold no record');
+    }
     const dryRun = options['dry-run'] === true;
 
     return withServiceContext(context, { dryRun }, async (app: INestApplicationContext) => {

@@ -2,7 +2,7 @@ import { isLive, RevocationReason, revocation, type SessionRepository } from '@i
 import { SESSION_REPOSITORY } from '../../../token-renewal/src/infrastructure/tokens';
 import { print, table } from '../cli-context';
 import { ExitCode, UsageError, type Command } from '../command';
-import { parseOptions, requireOption } from './options';
+import { parseOptions, requireOption, uuidOption } from './options';
 import { withServiceContext } from './service-context';
 
 export const sessionsList: Command = {
@@ -44,6 +44,7 @@ sessions are refused (412).`,
   async run(args, context) {
     const options = parseOptions(args, { user: { type: 'string' }, session: { type: 'string' } });
     const userId = requireOption(options.user, 'user');
+    const sessionId = uuidOption(options.session, 'session');
     const { prisma } = await context.database();
     const now = new Date();
     const candidates = await prisma.session.findMany({
@@ -51,12 +52,12 @@ sessions are refused (412).`,
         userId,
         status: 'ACTIVE',
         expiresAt: { gt: now },
-        ...(options.session ? { id: options.session } : {}),
+        ...(sessionId ? { id: sessionId } : {}),
       },
       select: { id: true },
     });
-    if (options.session && candidates.length === 0) {
-      throw new UsageError(`no live session ${options.session} of user ${userId}`);
+    if (sessionId && candidates.length === 0) {
+      throw new UsageError(`no live session ${sessionId} of user ${userId}`);
     }
     return withServiceContext(context, { dryRun: false }, async (app) => {
       const repository = app.get<SessionRepository>(SESSION_REPOSITORY);

@@ -15,3 +15,11 @@ export async function prepareDatabase(config: AppConfig['database']): Promise<Mi
   await verifySchema(config.url, files);
   return undefined;
 }
+
+/**
+ * For what must change nothing (a replay's dry run): only check that the
+ * database exists at this version's schema; never create or migrate it.
+ */
+export async function checkDatabase(config: AppConfig['database']): Promise<void> {
+  await verifySchema(config.url, readMigrationFiles());
+}
