@@ -82,10 +82,40 @@ export class PgSql implements Sql {
 }
 
 /**
+ * How long a dry run waits for a row that live traffic holds. Below
+ * PostgreSQL's `deadlock_timeout` (1 s), so that where the two would deadlock
+ * the dry run has given way before the server looks for a victim, which
+ * could otherwise be the live transaction.
+ */
+const DRY_RUN_LOCK_TIMEOUT = '500ms';
+
+/** A dry run's transaction failed: it is abandoned, since nothing more can run in it. */
+export class DryRunAbandonedError extends Error {
+  constructor(failure: unknown) {
+    const { message, code } = failure as { message?: string; code?: string };
+    // Not `cause`: the failure may read as transient (a lock wait, a deadlock), and retrying inside
+    // a transaction PostgreSQL has aborted only fails again ("current transaction is aborted").
+    super(
+      `the dry run's transaction failed and nothing was changed; run it again` +
+        (code === '55P03'
+          ? ' (live traffic held a row it needed: try a shorter range, or a quieter time)'
+          : '') +
+        `: ${code ? `${code} ` : ''}${message ?? String(failure)}`,
+    );
+    this.name = 'DryRunAbandonedError';
+  }
+}
+
+/**
  * One connection inside a transaction that is always rolled back: whatever runs
  * on it sees its own writes, and none of them survive (the operator's dry runs).
+ * It holds every row it writes until the end, so live renewals and events of
+ * those sessions wait for it (README, Operator runbook); it waits for theirs
+ * only briefly, and after its first failure it fails at once.
  */
 export class RolledBackSql extends ClientSql {
+  private failure: DryRunAbandonedError | undefined;
+
   private constructor(private readonly connection: PoolClient) {
     super(connection);
   }
@@ -95,7 +125,22 @@ export class RolledBackSql extends ClientSql {
     // A lost connection fails the query in flight; the event itself must not crash the process.
     connection.on('error', () => undefined);
     await connection.query('BEGIN');
+    await connection.query(`SET LOCAL lock_timeout = '${DRY_RUN_LOCK_TIMEOUT}'`);
     return new RolledBackSql(connection);
+  }
+
+  override async query<T extends QueryResultRow>(
+    name: string | null,
+    text: string,
+    values: readonly unknown[] = [],
+  ): Promise<T[]> {
+    if (this.failure) throw this.failure;
+    try {
+      return await super.query<T>(name, text, values);
+    } catch (error) {
+      this.failure = new DryRunAbandonedError(error);
+      throw this.failure;
+    }
   }
 
   async rollback(): Promise<void> {
