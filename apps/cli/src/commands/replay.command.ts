@@ -38,11 +38,14 @@ function instant(value: string | undefined, name: string): Date | undefined {
   return at;
 }
 
-/** The outbox rows the dry run wrote (visible only inside its transaction), as they would be published. */
+/**
+ * The outbox rows the dry run wrote, as they would be published: those of its
+ * own transaction (`xmin`), not the live service's committed meanwhile.
+ */
 async function outboxWrittenAfter(sql: Sql, baseline: string): Promise<WouldPublish[]> {
   const rows = await sql.query<{ topic: string; value: Buffer | null; headers: unknown }>(
     'replay-outbox-after',
-    'SELECT topic, value, headers FROM outbox WHERE id > $1 ORDER BY id',
+    'SELECT topic, value, headers FROM outbox WHERE id > $1 AND xmin = pg_current_xact_id()::xid ORDER BY id',
     [baseline],
   );
   return rows.map((row) => {
