@@ -3,6 +3,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logAccess, requestIdOf } from '@iam/observability';
+import { SigningKeysStaleError } from '@iam/tokens';
 import { capturingRootLogger, type LogLine } from '../../../../libs/observability/src/logging/log-capture';
 import { AuthMeExceptionFilter } from './authme-exception.filter';
 
@@ -28,6 +29,9 @@ describe('AuthMeExceptionFilter, as it logs', () => {
     });
     app.get('/deadlock', async () => {
       throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    });
+    app.get('/keys-stale', async () => {
+      throw new SigningKeysStaleError(new Date('2026-11-30T12:00:00Z'));
     });
     app.get('/missing', async () => {
       throw new NotFoundException();
@@ -58,9 +62,10 @@ describe('AuthMeExceptionFilter, as it logs', () => {
   });
 
   it.each([
-    ['the database unreachable', '/database-down'],
-    ['a transaction the database aborted to break a deadlock', '/deadlock'],
-  ])('answers %s with a 503 to retry, logged as a warning', async (_, url) => {
+    ['the database unreachable', '/database-down', 'database unavailable'],
+    ['a transaction the database aborted to break a deadlock', '/deadlock', 'database unavailable'],
+    ['signing keys it could not read for too long', '/keys-stale', 'signing keys not read for too long'],
+  ])('answers %s with a 503 to retry, logged as a warning', async (_, url, cause) => {
     const response = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'r-2' } });
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('2');
@@ -73,7 +78,7 @@ describe('AuthMeExceptionFilter, as it logs', () => {
     ]);
     // Nothing at error level: an outage is not a bug.
     expect(lines).toMatchObject([
-      { level: 'warn', component: 'http', reqId: 'r-2', msg: 'request failed: database unavailable' },
+      { level: 'warn', component: 'http', reqId: 'r-2', msg: `request failed: ${cause}` },
       { level: 'warn', reqId: 'r-2', msg: 'request errored', res: { statusCode: 503 } },
     ]);
     expect(lines).toHaveLength(2);

@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DomainError } from '@iam/domain';
 import { isTransientDatabaseError } from '@iam/persistence';
+import { SigningKeysStaleError } from '@iam/tokens';
 import { ROOT_LOGGER } from '../infrastructure/tokens';
 import {
   authMeError,
@@ -25,9 +26,10 @@ import {
  * Every HTTP failure leaves as an AuthMe error body. Domain refusals map by
  * kind; framework errors (unknown route, body too large, bad media type) keep
  * their 4xx status; the database unreachable, or a transaction it aborted
- * (deadlock, serialization failure), is a 503 the caller may retry (README,
- * Errors: with a refresh token, within its grace window); anything else is a
- * 500 that says nothing about internals.
+ * (deadlock, serialization failure), or signing keys not read for too long
+ * (SigningKeysStaleError), is a 503 the caller may retry (README, Errors: with
+ * a refresh token, within its grace window); anything else is a 500 that says
+ * nothing about internals.
  */
 @Catch()
 export class AuthMeExceptionFilter implements ExceptionFilter {
@@ -61,8 +63,13 @@ export class AuthMeExceptionFilter implements ExceptionFilter {
       return { status, body: authMeError(CODE_BY_STATUS[status] ?? 'BAD_REQUEST', messageOf(error, status)) };
     }
     // The request id joins these lines to the request's access line (`reqId` in both).
-    if (isTransientDatabaseError(error)) {
-      this.logger.warn({ reqId: requestId, err: error }, 'request failed: database unavailable');
+    const unavailable = isTransientDatabaseError(error)
+      ? 'database unavailable'
+      : error instanceof SigningKeysStaleError
+        ? 'signing keys not read for too long'
+        : undefined;
+    if (unavailable) {
+      this.logger.warn({ reqId: requestId, err: error }, `request failed: ${unavailable}`);
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,
         body: SERVICE_UNAVAILABLE,

@@ -1,6 +1,7 @@
 import { SessionContentionError } from '@iam/domain';
 import { isTransientKafkaError } from '@iam/messaging';
 import { isTransientDatabaseError } from '@iam/persistence';
+import { SigningKeysStaleError } from '@iam/tokens';
 
 /**
  * Failures worth waiting out: a dependency that is unavailable or busy. Only
@@ -9,6 +10,10 @@ import { isTransientDatabaseError } from '@iam/persistence';
  */
 export function isTransientFailure(error: unknown): boolean {
   return (
-    error instanceof SessionContentionError || isTransientDatabaseError(error) || isTransientKafkaError(error)
+    error instanceof SessionContentionError ||
+    // The keys are read from the database: this passes with it.
+    error instanceof SigningKeysStaleError ||
+    isTransientDatabaseError(error) ||
+    isTransientKafkaError(error)
   );
 }

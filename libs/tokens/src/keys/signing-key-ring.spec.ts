@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeProtectedHeader } from 'jose';
 import { userTokenClaims } from '@iam/domain';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Rs512TokenSigner } from '../jwt/rs512-token.signer';
@@ -9,7 +10,12 @@ import { InMemorySigningKeyRegistry } from '../testing/in-memory-signing-key.reg
 import { ManualClock } from '../testing/manual-clock';
 import { TemporaryDirectories } from '../testing/temporary-directory';
 import { readSigningKeyFile } from './key-files';
-import { SigningKeyRing, SigningKeyRingError, type SigningKeyRingOptions } from './signing-key-ring';
+import {
+  SigningKeyRing,
+  SigningKeyRingError,
+  SigningKeysStaleError,
+  type SigningKeyRingOptions,
+} from './signing-key-ring';
 
 const ISSUER = 'https://iam.test';
 const LIFETIME_MS = 15 * 60_000;
@@ -61,6 +67,49 @@ function writePem(dir: string, name: string, type: 'pkcs1' | 'pkcs8', modulusLen
 }
 
 describe('SigningKeyRing', () => {
+  it('stops signing once it has not read the registry for three refresh intervals, and signs again after a read', async () => {
+    const { ring, registry, clock } = setUp();
+    await ring.init();
+    const kid = ring.signingKey().kid;
+    const list = registry.list.bind(registry);
+    registry.list = () => Promise.reject(new Error('database down'));
+
+    clock.advance(3 * REFRESH_MS);
+    await expect(ring.refresh()).rejects.toThrow('database down');
+    expect(ring.signingKey().kid).toBe(kid);
+    clock.advance(1);
+    expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
+    // Verifying needs no fresh read: retirement is checked against the clock at each use.
+    expect(ring.jwks().keys.map((key) => key.kid)).toEqual([kid]);
+
+    // The refusal itself asks for a read, so the next try does not wait for the timer.
+    registry.list = list;
+    expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
+    await vi.waitFor(() => expect(ring.signingKey().kid).toBe(kid));
+  });
+
+  it('keeps a key retired elsewhere published for every token an instance signs with it before it reads of that', async () => {
+    const { ring: stale, options, clock, token } = setUp();
+    await stale.init();
+    const oldKid = stale.signingKey().kid;
+    const rotating = new SigningKeyRing(options);
+    await rotating.init();
+    const verifier = new Rs512TokenVerifier(rotating, { issuer: ISSUER, clockToleranceMs: 0, clock });
+
+    // Another instance (or the CLI) rotates at once; this one, its refreshes failing, signs with the
+    // old key for as long as it may.
+    await rotating.rotate();
+    clock.advance(3 * REFRESH_MS);
+    const late = await token();
+    expect(decodeProtectedHeader(late).kid).toBe(oldKid);
+    clock.advance(1);
+    expect(() => stale.signingKey()).toThrow(SigningKeysStaleError);
+
+    // The late token verifies through the rotating instance until its very end.
+    clock.advance(LIFETIME_MS - 2);
+    await expect(verifier.verify(late)).resolves.toMatchObject({ tokenId: 'token-1' });
+  });
+
   it('generates, registers and activates a key when there is none', async () => {
     const { ring, registry, dir } = setUp();
     await ring.init();
@@ -141,7 +190,7 @@ describe('SigningKeyRing', () => {
     expect(rotation).toEqual({
       activated: newKid,
       retired: [oldKid],
-      publishedUntil: new Date(clock.now().getTime() + LIFETIME_MS + REFRESH_MS),
+      publishedUntil: new Date(clock.now().getTime() + LIFETIME_MS + 3 * REFRESH_MS),
       removed: [],
       filesNotDeleted: [],
     });

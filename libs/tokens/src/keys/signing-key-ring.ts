@@ -69,6 +69,21 @@ export class SigningKeyRingError extends Error {
   }
 }
 
+/**
+ * The ring has not read the registry for longer than it may sign on what it
+ * last read (its refreshes fail): the key it holds may have been retired
+ * elsewhere since, and a token signed with it might outlive its publication.
+ * Transient: it passes once a refresh succeeds.
+ */
+export class SigningKeysStaleError extends Error {
+  constructor(readonly lastReadAt: Date) {
+    super(
+      `the signing keys were last read at ${lastReadAt.toISOString()}; no token is signed until they are read again`,
+    );
+    this.name = 'SigningKeysStaleError';
+  }
+}
+
 interface PublishedKey {
   readonly jwk: PublicSigningJwk;
   readonly publicKey: KeyObject;
@@ -79,7 +94,18 @@ interface PublishedKey {
 interface RingState {
   readonly active: ActiveSigningKey;
   readonly published: ReadonlyMap<string, PublishedKey>;
+  /** When the registry was read (before the read, so never later than what it says). */
+  readonly readAt: Date;
 }
+
+/**
+ * How many refresh intervals an instance may go on signing after its last read
+ * of the registry. A retired key stays published that much longer than its
+ * longest token, so that whatever an instance signed with it before learning of
+ * the retirement verifies until it expires. Three, so that a refresh or two
+ * failing on a blip stops nothing.
+ */
+const SIGNING_FRESHNESS_INTERVALS = 3;
 
 const DEFAULT_REFRESH_INTERVAL_MS = 30_000;
 
@@ -98,6 +124,7 @@ export class SigningKeyRing {
   // Public keys are immutable per kid (the kid is their thumbprint), so imports are kept across refreshes.
   private readonly importedPublicKeys = new Map<string, KeyObject>();
   private timer: NodeJS.Timeout | undefined;
+  private backgroundRefresh: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: SigningKeyRingOptions) {
@@ -111,6 +138,7 @@ export class SigningKeyRing {
   /** Loads the keys; registers (and, if allowed and needed, generates) a first key when none is ACTIVE. */
   init(): Promise<void> {
     return this.exclusive(async () => {
+      const readAt = this.clock.now();
       await this.scanDirectory();
       let rows = await this.registry.list();
       if (!rows.some((row) => row.status === 'ACTIVE')) {
@@ -119,24 +147,31 @@ export class SigningKeyRing {
         await this.registry.activate(first.kid, this.retiredKeysPublishedUntil());
         rows = await this.registry.list();
       }
-      this.state = await this.buildState(rows);
+      this.state = await this.buildState(rows, readAt);
     });
   }
 
   /** Re-reads the registry, so a rotation made elsewhere is followed. On failure the previous keys stay. */
   refresh(): Promise<void> {
     return this.exclusive(async () => {
-      this.state = await this.buildState(await this.registry.list());
+      this.state = await this.readState();
     });
   }
 
   /** Refreshes every `refreshIntervalMs`; the timer does not keep the process alive. */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.refresh().catch((error: unknown) => this.options.onRefreshError?.(error));
-    }, this.refreshIntervalMs);
+    this.timer = setInterval(() => this.refreshInBackground(), this.refreshIntervalMs);
     this.timer.unref();
+  }
+
+  /** One refresh at a time, its failure reported: the timer's, or a stale signer's asking early. */
+  private refreshInBackground(): void {
+    this.backgroundRefresh ??= this.refresh()
+      .catch((error: unknown) => this.options.onRefreshError?.(error))
+      .finally(() => {
+        this.backgroundRefresh = undefined;
+      });
   }
 
   stop(): void {
@@ -169,7 +204,7 @@ export class SigningKeyRing {
         }
         this.files.delete(kid);
       }
-      this.state = await this.buildState(await this.registry.list());
+      this.state = await this.readState();
       return {
         activated: file.kid,
         retired: before
@@ -195,9 +230,16 @@ export class SigningKeyRing {
     });
   }
 
-  /** The key to sign new tokens with. */
+  /** The key to sign new tokens with, while what the ring last read of the registry is recent enough. */
   signingKey(): ActiveSigningKey {
-    return this.current().active;
+    const { active, readAt } = this.current();
+    const age = this.clock.now().getTime() - readAt.getTime();
+    if (age > SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs) {
+      // Once the registry answers again, the caller's next try should not wait for the timer.
+      this.refreshInBackground();
+      throw new SigningKeysStaleError(readAt);
+    }
+    return active;
   }
 
   /** The public key of a published kid; undefined for an unknown kid or one whose publication has ended. */
@@ -228,11 +270,15 @@ export class SigningKeyRing {
 
   /**
    * Until when a key retired now must stay published: the longest token it may
-   * have signed, plus one refresh interval, because other instances go on
-   * signing with it until their next refresh.
+   * have signed, plus as long as other instances may go on signing with it
+   * before they read of the retirement (signingKey refuses after that).
    */
   private retiredKeysPublishedUntil(): Date {
-    return new Date(this.clock.now().getTime() + this.options.maxTokenLifetimeMs + this.refreshIntervalMs);
+    return new Date(
+      this.clock.now().getTime() +
+        this.options.maxTokenLifetimeMs +
+        SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs,
+    );
   }
 
   private async generateFirstKey(): Promise<SigningKeyFile> {
@@ -262,7 +308,12 @@ export class SigningKeyRing {
     this.files = files;
   }
 
-  private async buildState(rows: readonly SigningKeyRecord[]): Promise<RingState> {
+  private async readState(): Promise<RingState> {
+    const readAt = this.clock.now();
+    return this.buildState(await this.registry.list(), readAt);
+  }
+
+  private async buildState(rows: readonly SigningKeyRecord[], readAt: Date): Promise<RingState> {
     const now = this.clock.now();
     const active = chooseActive(rows);
     if (!active) throw new SigningKeyRingError('the signing key registry has no ACTIVE key');
@@ -286,7 +337,11 @@ export class SigningKeyRing {
     for (const kid of this.importedPublicKeys.keys()) {
       if (!published.has(kid)) this.importedPublicKeys.delete(kid);
     }
-    return { active: { kid: activeFile.kid, privateKey: KeyObject.from(activeFile.privateKey) }, published };
+    return {
+      active: { kid: activeFile.kid, privateKey: KeyObject.from(activeFile.privateKey) },
+      published,
+      readAt,
+    };
   }
 
   private importPublicKey(jwk: PublicSigningJwk): KeyObject {
