@@ -235,6 +235,16 @@ describe('SigningKeyRing', () => {
     expect(statSync(join(dir, `${kid}.jwk.json`)).mode & 0o777).toBe(0o600);
   });
 
+  it('fails a rotation before it changes anything when the directory holds a file it cannot read', async () => {
+    const { ring, registry, dir } = setUp();
+    await ring.init();
+    const before = await registry.list();
+    writeFileSync(join(dir, 'broken.pem'), 'not a key');
+    await expect(ring.rotate()).rejects.toThrow();
+    expect(await registry.list()).toEqual(before);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.jwk.json'))).toHaveLength(1);
+  });
+
   it('follows a rotation made by another process on refresh', async () => {
     const service = setUp();
     await service.ring.init();

@@ -187,15 +187,18 @@ export class SigningKeyRing {
    */
   rotate(options: { readonly keyFile?: string } = {}): Promise<RotationResult> {
     return this.exclusive(async () => {
+      // Read the directory first: one file it cannot read then fails the rotation before it has
+      // changed anything, not after the new key is active.
+      await this.scanDirectory();
       const file = options.keyFile
         ? await importSigningKeyFile(this.options.dir, options.keyFile)
         : await generateSigningKeyFile(this.options.dir);
+      this.files.set(file.kid, [...(this.files.get(file.kid) ?? []), file]);
       await this.registry.register({ kid: file.kid, publicJwk: file.publicJwk, status: 'ACTIVE' });
       const before = await this.registry.list();
       const publishedUntil = this.retiredKeysPublishedUntil();
       await this.registry.activate(file.kid, publishedUntil);
       const removed = await this.registry.removeExpired(this.clock.now());
-      await this.scanDirectory();
       const filesNotDeleted: string[] = [];
       for (const kid of removed) {
         for (const expired of this.files.get(kid) ?? []) {
