@@ -5,6 +5,7 @@ export * from './database/prisma.service';
 export * from './database/sql';
 export * from './dead-letters/pg-dead-letter.store';
 export * from './dead-letters/pg-dead-letter-redrives';
+export * from './errors/dry-run-abandoned.error';
 export * from './errors/transient-database-error';
 export * from './migrations/migration-files';
 export * from './migrations/migration-runner';

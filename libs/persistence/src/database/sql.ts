@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { DryRunAbandonedError } from '../errors/dry-run-abandoned.error';
 
 /**
  * Raw SQL on the shared pg pool, for the statements on the hot paths (renewal,
@@ -83,28 +84,13 @@ export class PgSql implements Sql {
 
 /**
  * How long a dry run waits for a row that live traffic holds. Below
- * PostgreSQL's `deadlock_timeout` (1 s), so that where the two would deadlock
- * the dry run has given way before the server looks for a victim, which
- * could otherwise be the live transaction.
+ * PostgreSQL's `deadlock_timeout` (1 s), so that where the two deadlock the
+ * dry run mostly gives way before the server picks a victim. Not always: when
+ * the live transaction began waiting more than 0.5 s before the dry run did,
+ * its own check fires first and it is the victim (the service retries a
+ * deadlock as transient).
  */
 const DRY_RUN_LOCK_TIMEOUT = '500ms';
-
-/** A dry run's transaction failed: it is abandoned, since nothing more can run in it. */
-export class DryRunAbandonedError extends Error {
-  constructor(failure: unknown) {
-    const { message, code } = failure as { message?: string; code?: string };
-    // Not `cause`: the failure may read as transient (a lock wait, a deadlock), and retrying inside
-    // a transaction PostgreSQL has aborted only fails again ("current transaction is aborted").
-    super(
-      `the dry run's transaction failed and nothing was changed; run it again` +
-        (code === '55P03'
-          ? ' (live traffic held a row it needed: try a shorter range, or a quieter time)'
-          : '') +
-        `: ${code ? `${code} ` : ''}${message ?? String(failure)}`,
-    );
-    this.name = 'DryRunAbandonedError';
-  }
-}
 
 /**
  * One connection inside a transaction that is always rolled back: whatever runs

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DryRunAbandonedError } from './dry-run-abandoned.error';
 import { isDatabaseUnavailable, isTransientDatabaseError } from './transient-database-error';
 
 const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
@@ -38,6 +39,12 @@ describe('database failure classes', () => {
     ['syntax error (42601)', withCode('42601')],
     ['a plain error', new Error('boom')],
     ['not an error', 'text'],
+    // Retrying inside the transaction PostgreSQL aborted would only fail again.
+    [
+      'a dry run abandoned over a lost connection',
+      new DryRunAbandonedError(new Error('Connection terminated unexpectedly')),
+    ],
+    ['a dry run abandoned over a lock wait', new DryRunAbandonedError(withCode('55P03'))],
   ])('%s: neither', (_, error) => {
     expect(isDatabaseUnavailable(error)).toBe(false);
     expect(isTransientDatabaseError(error)).toBe(false);

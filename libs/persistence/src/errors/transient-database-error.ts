@@ -1,3 +1,5 @@
+import { DryRunAbandonedError } from './dry-run-abandoned.error';
+
 // SQLSTATE classes and codes that mean "the database is unavailable or busy right now".
 const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57'];
 // In those classes but about what the client sent or did: a bug to report, not an outage to wait out.
@@ -51,6 +53,8 @@ function messagesOf(error: unknown): string[] {
 
 /** Whether the database is unreachable or not taking work: nothing about the statement that failed. */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  // Its message repeats the failure's, which may read as an outage; retrying it only fails again.
+  if (error instanceof DryRunAbandonedError) return false;
   const codes = codesOf(error);
   if (
     codes.some(
