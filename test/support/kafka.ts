@@ -48,7 +48,17 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
-    result[name] = (Array.isArray(value) ? value[0] : value)?.toString() ?? '';
+    // defineProperty: a header named __proto__ is a header here too, not the object's prototype.
+    // kafkajs decodes a header named __proto__ as [Object.prototype, value]: only buffers and strings count.
+    const first = (Array.isArray(value) ? value : [value]).find(
+      (item) => Buffer.isBuffer(item) || typeof item === 'string',
+    );
+    Object.defineProperty(result, name, {
+      value: first?.toString() ?? '',
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return result;
 }

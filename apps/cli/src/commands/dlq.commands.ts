@@ -1,6 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { deadLetterTopic } from '@iam/config';
 import {
+  headerMap,
   inputTopics,
   readDeadLetter,
   readTopicRange,
@@ -145,10 +146,7 @@ itself is not changed.`,
 
 /** The record as it was before it was dead-lettered, and where its dead letter is. */
 function redriveMessage({ record }: DeadLetter, deadLetterTopicName: string) {
-  const headers: Record<string, Buffer[]> = {};
-  for (const [name, value] of record.headers) {
-    if (!name.startsWith('dlq-')) (headers[name] ??= []).push(value);
-  }
+  const headers = headerMap(record.headers.filter(([name]) => !name.startsWith('dlq-')));
   headers[REDRIVEN_FROM] = [
     Buffer.from(`${deadLetterTopicName}:${record.origin.partition}:${record.origin.offset}`),
   ];

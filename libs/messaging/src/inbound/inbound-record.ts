@@ -9,18 +9,41 @@ export interface InboundRecord {
   readonly timestamp: string;
 }
 
-/** Turns kafkajs' header map (a value may be a buffer, a string or a list of them) into ordered pairs. */
+type HeaderValue = Buffer | string | null;
+
+/**
+ * Turns kafkajs' header map (a value may be a buffer, a string or a list of
+ * them) into ordered pairs. Any name and value a producer can send must pass:
+ * a throw here would stop the partition at that record. A header without a
+ * value (Kafka's null) becomes an empty one, the only form kafkajs can send on.
+ * kafkajs decodes a header named `__proto__` into `[Object.prototype, value]`
+ * (it reads `obj[key]` of a plain object): anything but a buffer or a string
+ * is its artefact, and dropped.
+ */
 export function headerPairs(
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+  headers: Record<string, HeaderValue | HeaderValue[] | undefined> | undefined,
 ): Array<readonly [string, Buffer]> {
   const pairs: Array<readonly [string, Buffer]> = [];
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
     for (const item of Array.isArray(value) ? value : [value]) {
-      pairs.push([name, Buffer.isBuffer(item) ? item : Buffer.from(item)]);
+      if (item === null) pairs.push([name, Buffer.alloc(0)]);
+      else if (Buffer.isBuffer(item)) pairs.push([name, item]);
+      else if (typeof item === 'string') pairs.push([name, Buffer.from(item)]);
     }
   }
   return pairs;
+}
+
+/**
+ * Ordered pairs back into the map kafkajs sends, values grouped by name in
+ * order. The map has no prototype, so a header named `__proto__` is a header
+ * like any other (on a plain object it reached Object.prototype and threw).
+ */
+export function headerMap(pairs: ReadonlyArray<readonly [string, Buffer]>): Record<string, Buffer[]> {
+  const map = Object.create(null) as Record<string, Buffer[]>;
+  for (const [name, value] of pairs) (map[name] ??= []).push(value);
+  return map;
 }
 
 /**

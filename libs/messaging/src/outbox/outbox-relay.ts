@@ -2,6 +2,7 @@ import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { OutboxBatch, OutboxStore, RelayLeadership } from './outbox-message';
 import type { OutboxSignal } from './outbox-signal';
+import { headerMap } from '../inbound/inbound-record';
 
 export interface OutboxRelayOptions {
   /** Shared by every instance of the deployment, so a new relay fences a stale one. */
@@ -236,10 +237,8 @@ function groupByTopic(batch: OutboxBatch) {
     { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer[]> }[]
   >();
   for (const message of batch.messages) {
-    const headers: Record<string, Buffer[]> = {};
-    for (const [name, value] of message.headers) (headers[name] ??= []).push(value);
     const list = byTopic.get(message.topic) ?? [];
-    list.push({ key: message.key, value: message.value, headers });
+    list.push({ key: message.key, value: message.value, headers: headerMap(message.headers) });
     byTopic.set(message.topic, list);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
