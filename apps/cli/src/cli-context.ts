@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { loadConfig, type AppConfig } from '@iam/config';
 import { createKafka } from '@iam/messaging';
 import { createRootLogger, type RootLogger } from '@iam/observability';
-import { createPool, PgSql, prepareDatabase, PrismaService, type Sql } from '@iam/persistence';
+import { checkDatabase, createPool, PgSql, prepareDatabase, PrismaService, type Sql } from '@iam/persistence';
 
 /**
  * The resources a command may need, created on first use so that a command
@@ -27,10 +27,16 @@ export class CliContext {
     return this.cachedConfig;
   }
 
-  /** The database, prepared the way the service prepares it (created and migrated if allowed). */
-  async database(): Promise<{ prisma: PrismaService; sql: Sql; pool: Pool }> {
+  /**
+   * The database, prepared the way the service prepares it (created and
+   * migrated if allowed); with `migrate: false`, for a command that only
+   * reads or must change nothing, only checked to be at this version's schema.
+   */
+  async database(
+    options: { migrate?: boolean } = {},
+  ): Promise<{ prisma: PrismaService; sql: Sql; pool: Pool }> {
     if (!this.cachedPool) {
-      await prepareDatabase(this.config.database);
+      await (options.migrate === false ? checkDatabase : prepareDatabase)(this.config.database);
       this.cachedPool = createPool({ ...this.config.database, poolSize: 4 }, this.logger, 'iam-cli');
       this.cachedPrisma = new PrismaService(this.cachedPool);
     }

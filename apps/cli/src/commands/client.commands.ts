@@ -41,7 +41,8 @@ and published at once (cause operator). --scopes apply from each session's next 
 Options:
   --id <clientId>         the client id (required)
   --secret <secret>       the client secret, at least ${MIN_SECRET_LENGTH} characters (required); \`-\` reads it
-                          from standard input (its first line), out of the process list and npm's echo
+                          from standard input to its end (a pipe or a file), and takes its first
+                          line: out of the process list and npm's echo
   --roles <A,B,...>       the client's roles, e.g. CLI-AUTH-IDENTIFIED,CLI-1STPARTY (required)
   --scopes <A,B,...>      scopes of the tokens it receives (default: DEFAULT_SCOPE)
   --service <serviceId>   the service the application belongs to (default: the client id)

@@ -64,7 +64,7 @@ when there are dead letters.`,
     const topic = requireOption(options.topic, 'topic');
     inputTopicOf(context, topic);
     const letters = await readDeadLetters(context, topic);
-    const { sql } = await context.database();
+    const { sql } = await context.database({ migrate: false });
     const redriven = await new PgDeadLetterRedrives(sql).redrivenAt(originsOf(letters));
     const rows = letters.map(({ record, facts }) => ({
       position: positionOf({ record, facts }),
@@ -110,32 +110,26 @@ itself is not changed.`,
     const foreign = letters.filter((letter) => letter.facts.origin?.topic !== inputTopic);
     const own = letters.filter((letter) => letter.facts.origin?.topic === inputTopic);
 
-    const { sql } = await context.database();
+    const { sql, pool } = await context.database({ migrate: false });
     const redrives = new PgDeadLetterRedrives(sql);
-    const before = await redrives.redrivenAt(originsOf(own));
-    const pending = own.filter((letter) => !before.has(deadLetterOriginKey(letter.facts.origin!)));
-    const producer = context.kafka.producer({
-      idempotent: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    try {
-      for (const letter of pending) {
-        await producer.send({ topic: inputTopic, messages: [redriveMessage(letter, topic)] });
-        await redrives.recordRedrive(
-          letter.facts.origin!,
-          { reason: letter.facts.reason ?? 'unknown', eventId: letter.facts.eventId },
-          new Date(),
-        );
+    const pending = await PgDeadLetterRedrives.exclusively(pool, topic, async () => {
+      const before = await redrives.redrivenAt(originsOf(own));
+      // One record's dead letter may be in the topic twice (a relay batch sent again after a crash).
+      const pendingByOrigin = new Map<string, DeadLetter>();
+      for (const letter of own) {
+        const key = deadLetterOriginKey(letter.facts.origin!);
+        if (!before.has(key) && !pendingByOrigin.has(key)) pendingByOrigin.set(key, letter);
       }
-    } finally {
-      await producer.disconnect();
+      await redrive([...pendingByOrigin.values()], inputTopic, topic, context, redrives);
+      return pendingByOrigin.size;
+    });
+    if (pending === undefined) {
+      print(`another dlq redrive of ${topic} is running; nothing was redriven`);
+      return ExitCode.Attention;
     }
 
-    print(`redrove ${pending.length} dead letter(s) from ${topic}`);
-    if (own.length > pending.length) {
-      print(`${own.length - pending.length} redriven before, not again`);
-    }
+    print(`redrove ${pending} dead letter(s) from ${topic}`);
+    if (own.length > pending) print(`${own.length - pending} redriven before, not again`);
     for (const letter of foreign) {
       print(`left alone: ${positionOf(letter)} does not name a record of ${inputTopic}`);
     }
@@ -143,6 +137,33 @@ itself is not changed.`,
     return missing.length > 0 || foreign.length > 0 ? ExitCode.Attention : ExitCode.Ok;
   },
 };
+
+/** Publishes each dead letter's record to its input topic, then records that it did. */
+async function redrive(
+  letters: readonly DeadLetter[],
+  inputTopic: string,
+  deadLetterTopicName: string,
+  context: CliContext,
+  redrives: PgDeadLetterRedrives,
+): Promise<void> {
+  const producer = context.kafka.producer({
+    idempotent: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    for (const letter of letters) {
+      await producer.send({ topic: inputTopic, messages: [redriveMessage(letter, deadLetterTopicName)] });
+      await redrives.recordRedrive(
+        letter.facts.origin!,
+        { reason: letter.facts.reason ?? 'unknown', eventId: letter.facts.eventId },
+        new Date(),
+      );
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 /** The record as it was before it was dead-lettered, and where its dead letter is. */
 function redriveMessage({ record }: DeadLetter, deadLetterTopicName: string) {

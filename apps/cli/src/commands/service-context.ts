@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
-import { checkDatabase, prepareDatabase } from '@iam/persistence';
+import { prepareDatabase } from '@iam/persistence';
 import type { CliContext } from '../cli-context';
 import { CliAppModule } from '../cli-app.module';
 
@@ -14,8 +14,17 @@ export async function withServiceContext<T>(
   options: { dryRun: boolean },
   work: (app: INestApplicationContext) => Promise<T>,
 ): Promise<T> {
-  // A dry run changes nothing, the schema included: it runs against the database as it is.
-  await (options.dryRun ? checkDatabase : prepareDatabase)(context.config.database);
+  if (options.dryRun) {
+    // A dry run changes nothing, the schema and the keys included: it runs against them as they are.
+    const { prisma } = await context.database({ migrate: false });
+    if ((await prisma.signingKey.count({ where: { status: 'ACTIVE' } })) === 0) {
+      throw new Error(
+        "a dry run signs with the service's signing key, and none is registered yet: start the service, or run keys rotate, first",
+      );
+    }
+  } else {
+    await prepareDatabase(context.config.database);
+  }
   const app = await NestFactory.createApplicationContext(
     CliAppModule.forRoot(context.config, context.logger, options),
     { logger: false, abortOnError: false },

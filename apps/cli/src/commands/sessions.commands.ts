@@ -15,7 +15,7 @@ version, expiry and current authorities. Never shows tokens.`,
   async run(args, context) {
     const options = parseOptions(args, { user: { type: 'string' }, json: { type: 'boolean' } });
     const userId = requireOption(options.user, 'user');
-    const { prisma } = await context.database();
+    const { prisma } = await context.database({ migrate: false });
     const sessions = await prisma.session.findMany({ where: { userId }, orderBy: { createdAt: 'desc' } });
     const rows = sessions.map((session) => ({
       sessionId: session.id,

@@ -21,9 +21,7 @@ import {
   TOKEN_SIGNER,
   TOKEN_VERIFIER,
 } from '../infrastructure/tokens';
-
-/** How soon a rotation made by another instance or the CLI is picked up. */
-const KEY_REFRESH_INTERVAL_MS = 10_000;
+import { signingKeyRingOptions } from './signing-key-ring.options';
 
 /** Loads the signing keys before the app serves anything, and follows rotations made elsewhere. */
 class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -47,18 +45,13 @@ class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
       provide: SigningKeyRing,
       inject: [APP_CONFIG, PrismaService, CLOCK, ROOT_LOGGER],
       useFactory: (config: AppConfig, prisma: PrismaService, clock: Clock, logger: Logger) =>
-        new SigningKeyRing({
-          dir: config.signingKeys.dir,
-          generateIfMissing: config.signingKeys.generateIfMissing,
-          registry: new PrismaSigningKeyRegistry(prisma),
-          clock,
-          maxTokenLifetimeMs:
-            Math.max(config.tokens.accessTokenTtlMs, config.tokens.clientTokenTtlMs) +
-            config.tokens.clockToleranceMs,
-          refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
-          // A failed refresh keeps the keys already loaded; say so, and try again next time.
-          onRefreshError: (error) => logger.warn({ err: error }, 'signing keys could not be refreshed'),
-        }),
+        new SigningKeyRing(
+          signingKeyRingOptions(config, new PrismaSigningKeyRegistry(prisma), {
+            clock,
+            // A failed refresh keeps the keys already loaded; say so, and try again next time.
+            onRefreshError: (error) => logger.warn({ err: error }, 'signing keys could not be refreshed'),
+          }),
+        ),
     },
     KeyRingLifecycle,
     {

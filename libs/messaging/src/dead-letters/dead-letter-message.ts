@@ -71,7 +71,8 @@ export interface DeadLetterFacts {
  * place of the service's, which are added after it. (kafkajs hands headers
  * over grouped by name, so "last" holds per name, not across names.) One
  * limit: a record dead-lettered without an event id still shows an event id
- * it carried itself; nothing that acts on a dead letter trusts that one.
+ * it carried itself, so `dlq redrive --id` can select it by that; where a
+ * redrive sends it never depends on its headers.
  */
 export function readDeadLetter(record: Pick<InboundRecord, 'headers'>): DeadLetterFacts {
   const last = (name: string) => record.headers.findLast(([key]) => key === name)?.[1].toString('utf8');

@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { Sql } from '../database/sql';
 
 /** The record a dead letter stands for: its key in `dead_letters`. */
@@ -19,6 +20,34 @@ export const deadLetterOriginKey = (origin: DeadLetterOrigin): string =>
  */
 export class PgDeadLetterRedrives {
   constructor(private readonly sql: Sql) {}
+
+  /**
+   * Runs `work` as the only redrive of `deadLetterTopic` (a session advisory
+   * lock): two at once would both find a dead letter not redriven yet, and both
+   * re-submit it. Undefined, without running it, when another holds the lock.
+   */
+  static async exclusively<T>(
+    pool: Pool,
+    deadLetterTopic: string,
+    work: () => Promise<T>,
+  ): Promise<T | undefined> {
+    const connection = await pool.connect();
+    const key = `dlq-redrive:${deadLetterTopic}`;
+    try {
+      const { rows } = await connection.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+        [key],
+      );
+      if (!rows[0]?.locked) return undefined;
+      try {
+        return await work();
+      } finally {
+        await connection.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+      }
+    } finally {
+      connection.release();
+    }
+  }
 
   /** When each of `origins` was redriven, by deadLetterOriginKey, for those that were. */
   async redrivenAt(origins: readonly DeadLetterOrigin[]): Promise<ReadonlyMap<string, Date>> {
