@@ -18,8 +18,8 @@ function answer(type: string): string {
 const WARN = 40;
 const ERROR = 50;
 
-/** kafkajs' log function for one namespace, writing through pino into `lines`. */
-function kafkajsLog() {
+/** kafkajs' log function for one namespace, writing through pino into `lines`, at `clock.now`. */
+function kafkajsLog(clock = { now: 0 }) {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -27,7 +27,7 @@ function kafkajsLog() {
       done();
     },
   });
-  const log = pinoLogCreator(pino({ level: 'debug' }, destination))(logLevel.WARN);
+  const log = pinoLogCreator(pino({ level: 'debug' }, destination), () => clock.now)(logLevel.WARN);
   const write = (level: logLevel, message: string, extra: Record<string, unknown> = {}) =>
     log({ namespace: 'Connection', level, label: 'ERROR', log: { timestamp: 'now', message, ...extra } });
   return { write, lines, levels: () => lines.map((line) => line['level']) };
@@ -65,6 +65,22 @@ describe('pinoLogCreator', () => {
     });
 
     expect(levels()).toEqual([WARN, WARN, WARN]);
+  });
+
+  it('logs the same answer at error again once it has gone on for a minute, and at warn after a pause', () => {
+    const clock = { now: 0 };
+    const { write, levels } = kafkajsLog(clock);
+    const metadata = () =>
+      write(logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', {
+        broker: '127.0.0.1:9092',
+        error: answer('UNKNOWN_TOPIC_OR_PARTITION'),
+      });
+    for (; clock.now <= 70_000; clock.now += 10_000) metadata();
+    expect(levels()).toEqual([WARN, WARN, WARN, WARN, WARN, WARN, WARN, ERROR]);
+
+    clock.now += 31_000;
+    metadata();
+    expect(levels().at(-1)).toBe(WARN);
   });
 
   it('keeps every other error at error', () => {
