@@ -28,7 +28,7 @@ describe('the service as started by its users (e2e)', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: 'ready',
-      checks: { database: 'up', kafkaConsumer: 'joined' },
+      checks: { database: 'up', kafkaConsumer: 'joined', signingKeys: 'current' },
     });
   });
 

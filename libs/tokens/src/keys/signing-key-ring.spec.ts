@@ -88,6 +88,23 @@ describe('SigningKeyRing', () => {
     await vi.waitFor(() => expect(ring.signingKey().kid).toBe(kid));
   });
 
+  it('asks for a read at most once a second, however many stale signers ask', async () => {
+    const { ring, registry, clock } = setUp();
+    await ring.init();
+    let reads = 0;
+    registry.list = () => {
+      reads += 1;
+      return Promise.reject(new Error('database down'));
+    };
+    clock.advance(3 * REFRESH_MS + 1);
+    for (let i = 0; i < 100; i += 1) expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
+    await vi.waitFor(() => expect(reads).toBe(1));
+    clock.advance(1_000);
+    for (let i = 0; i < 100; i += 1) expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
+    await vi.waitFor(() => expect(reads).toBe(2));
+    expect(ring.signingStatus()).toMatchObject({ current: false });
+  });
+
   it('keeps a key retired elsewhere published for every token an instance signs with it before it reads of that', async () => {
     const { ring: stale, options, clock, token } = setUp();
     await stale.init();

@@ -107,6 +107,9 @@ interface RingState {
  */
 const SIGNING_FRESHNESS_INTERVALS = 3;
 
+/** Stale signers ask for a read on every request: this bounds how often they get one. */
+const MIN_ASKED_REFRESH_GAP_MS = 1_000;
+
 const DEFAULT_REFRESH_INTERVAL_MS = 30_000;
 
 /**
@@ -125,6 +128,7 @@ export class SigningKeyRing {
   private readonly importedPublicKeys = new Map<string, KeyObject>();
   private timer: NodeJS.Timeout | undefined;
   private backgroundRefresh: Promise<void> | undefined;
+  private lastAskedAt = Number.NEGATIVE_INFINITY;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: SigningKeyRingOptions) {
@@ -165,7 +169,15 @@ export class SigningKeyRing {
     this.timer.unref();
   }
 
-  /** One refresh at a time, its failure reported: the timer's, or a stale signer's asking early. */
+  /** A stale signer asking for a read early: at most once a second, however many ask. */
+  private askForRefresh(): void {
+    const now = this.clock.now().getTime();
+    if (now - this.lastAskedAt < MIN_ASKED_REFRESH_GAP_MS) return;
+    this.lastAskedAt = now;
+    this.refreshInBackground();
+  }
+
+  /** One refresh at a time, its failure reported. */
   private refreshInBackground(): void {
     this.backgroundRefresh ??= this.refresh()
       .catch((error: unknown) => this.options.onRefreshError?.(error))
@@ -236,13 +248,24 @@ export class SigningKeyRing {
   /** The key to sign new tokens with, while what the ring last read of the registry is recent enough. */
   signingKey(): ActiveSigningKey {
     const { active, readAt } = this.current();
-    const age = this.clock.now().getTime() - readAt.getTime();
-    if (age > SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs) {
+    if (!this.maySign(readAt)) {
       // Once the registry answers again, the caller's next try should not wait for the timer.
-      this.refreshInBackground();
+      this.askForRefresh();
       throw new SigningKeysStaleError(readAt);
     }
     return active;
+  }
+
+  /** For readiness: whether it signs now, and when it last read the registry. */
+  signingStatus(): { readonly current: boolean; readonly lastReadAt: Date | undefined } {
+    const readAt = this.state?.readAt;
+    return { current: readAt !== undefined && this.maySign(readAt), lastReadAt: readAt };
+  }
+
+  private maySign(readAt: Date): boolean {
+    return (
+      this.clock.now().getTime() - readAt.getTime() <= SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs
+    );
   }
 
   /** The public key of a published kid; undefined for an unknown kid or one whose publication has ended. */
