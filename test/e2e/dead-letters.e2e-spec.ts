@@ -265,6 +265,20 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     expect(letter.value).toBeNull();
   });
 
+  /**
+   * After the poison record probed `probe`: a role change published behind it
+   * still gets its update (nothing stopped behind the poison), and the poison's
+   * dead letter arrives.
+   */
+  async function deadLetteredThenFlowing(probe: string, roleAfter: string): Promise<ReceivedRecord> {
+    const after = events.userRoleGranted(user, roleAfter);
+    await publishRaw(deployment.topics.roleChanges, [withProbe(after, `after-${probe}`)]);
+    const [update] = await updates.waitForCause(after.id, 1, 30_000);
+    expect((update!.event.data as TokenRenewedData).added).toEqual([`ROLE_${roleAfter}`]);
+    await roleDlq.waitFor((records) => records.some((record) => probeOf(record) === probe), 30_000);
+    return roleDlq.records.find((record) => probeOf(record) === probe)!;
+  }
+
   // Any header a producer can send must pass. One named `__proto__` stopped the partition at it
   // (kafkajs decodes it as [Object.prototype, value], which did not convert), and would have stopped
   // the relay, which publishes in order, behind its dead letter (a plain object's `__proto__`). A
@@ -273,13 +287,7 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
     const headers: Message['headers'] = { [PROBE]: 'odd-headers' };
     Object.defineProperty(headers, '__proto__', { value: 'x', enumerable: true });
     await publishRaw(deployment.topics.roleChanges, [{ key: user, value: 'not json', headers }]);
-    const after = events.userRoleGranted(user, 'AFTER-ODD-HEADERS');
-    await publishRaw(deployment.topics.roleChanges, [withProbe(after, 'after-odd-headers')]);
-
-    const [update] = await updates.waitForCause(after.id, 1, 30_000);
-    expect((update!.event.data as TokenRenewedData).added).toEqual(['ROLE_AFTER-ODD-HEADERS']);
-    await roleDlq.waitFor((records) => records.some((record) => probeOf(record) === 'odd-headers'), 30_000);
-    const letter = roleDlq.records.find((record) => probeOf(record) === 'odd-headers')!;
+    const letter = await deadLetteredThenFlowing('odd-headers', 'AFTER-ODD-HEADERS');
     expect(letter.headers['dlq-reason']).toBe('not-json');
     expect(Object.getOwnPropertyDescriptor(letter.headers, '__proto__')?.value).toBe('x');
   });
@@ -313,13 +321,7 @@ describe('poison records go to the dead-letter topics (e2e)', () => {
         size -= 64;
       }
     }
-    const after = events.userRoleGranted(user, 'AFTER-THE-LARGE-ONE');
-    await publishRaw(deployment.topics.roleChanges, [withProbe(after, 'after-the-large-one')]);
-
-    const [update] = await updates.waitForCause(after.id, 1, 30_000);
-    expect((update!.event.data as TokenRenewedData).added).toEqual(['ROLE_AFTER-THE-LARGE-ONE']);
-    await roleDlq.waitFor((records) => records.some((record) => probeOf(record) === 'at-the-limit'), 30_000);
-    const letter = roleDlq.records.find((record) => probeOf(record) === 'at-the-limit')!;
+    const letter = await deadLetteredThenFlowing('at-the-limit', 'AFTER-THE-LARGE-ONE');
     expect(letter.headers['dlq-reason']).toBe('too-large');
     expect(letter.value!.length).toBe(size);
   });
