@@ -19,12 +19,7 @@ export class CliAppModule {
     return {
       module: CliAppModule,
       imports: [
-        // A dry run signs with the keys there are: a first key generated for it would outlive it.
-        ConfigModule.forRoot(
-          options.dryRun
-            ? { ...config, signingKeys: { ...config.signingKeys, generateIfMissing: false } }
-            : config,
-        ),
+        ConfigModule.forRoot(config),
         InfrastructureModule.forRoot(
           logger,
           options.dryRun ? { sql: (pool) => RolledBackSql.begin(pool) } : {},

@@ -23,6 +23,9 @@ interface DeadLetter {
 
 const positionOf = (letter: DeadLetter) => `${letter.record.origin.partition}:${letter.record.origin.offset}`;
 
+const originsOf = (letters: readonly DeadLetter[]): DeadLetterOrigin[] =>
+  letters.flatMap((letter) => (letter.facts.origin ? [letter.facts.origin] : []));
+
 async function readDeadLetters(context: CliContext, topic: string): Promise<DeadLetter[]> {
   const records: InboundRecord[] = [];
   await readTopicRange(context.kafka, { topic }, context.config.kafka.groupId, async (record) => {
@@ -66,23 +69,24 @@ when there are dead letters.`,
     const letters = await readDeadLetters(context, topic);
     const { sql } = await context.database({ migrate: false });
     const redriven = await new PgDeadLetterRedrives(sql).redrivenAt(originsOf(letters));
-    const rows = letters.map(({ record, facts }) => ({
-      position: positionOf({ record, facts }),
-      reason: facts.reason,
-      eventId: facts.eventId,
-      origin: facts.origin ? deadLetterOriginKey(facts.origin) : undefined,
-      failedAt: facts.failedAt,
-      redrivenAt: facts.origin ? redriven.get(deadLetterOriginKey(facts.origin)) : undefined,
-      detail: facts.detail,
-    }));
+    const rows = letters.map((letter) => {
+      const { reason, eventId, origin, failedAt, detail } = letter.facts;
+      const key = origin ? deadLetterOriginKey(origin) : undefined;
+      return {
+        position: positionOf(letter),
+        reason,
+        eventId,
+        origin: key,
+        failedAt,
+        redrivenAt: key ? redriven.get(key) : undefined,
+        detail,
+      };
+    });
     print(options.json ? JSON.stringify(rows, null, 2) : table(rows));
     if (!options.json) print(`${rows.length} dead letter(s) in ${topic}`);
     return rows.length > 0 ? ExitCode.Attention : ExitCode.Ok;
   },
 };
-
-const originsOf = (letters: readonly DeadLetter[]): DeadLetterOrigin[] =>
-  letters.flatMap((letter) => (letter.facts.origin ? [letter.facts.origin] : []));
 
 export const dlqRedrive: Command = {
   name: 'dlq redrive',
@@ -112,24 +116,24 @@ itself is not changed.`,
 
     const { sql, pool } = await context.database({ migrate: false });
     const redrives = new PgDeadLetterRedrives(sql);
-    const pending = await PgDeadLetterRedrives.exclusively(pool, topic, async () => {
+    const outcome = await PgDeadLetterRedrives.exclusively(pool, topic, async () => {
       const before = await redrives.redrivenAt(originsOf(own));
       // One record's dead letter may be in the topic twice (a relay batch sent again after a crash).
-      const pendingByOrigin = new Map<string, DeadLetter>();
+      const pending = new Map<string, DeadLetter>();
       for (const letter of own) {
         const key = deadLetterOriginKey(letter.facts.origin!);
-        if (!before.has(key) && !pendingByOrigin.has(key)) pendingByOrigin.set(key, letter);
+        if (!before.has(key) && !pending.has(key)) pending.set(key, letter);
       }
-      await redrive([...pendingByOrigin.values()], inputTopic, topic, context, redrives);
-      return pendingByOrigin.size;
+      await redrive([...pending.values()], inputTopic, topic, context, redrives);
+      return { redriven: pending.size, redrivenBefore: before.size };
     });
-    if (pending === undefined) {
+    if (outcome === undefined) {
       print(`another dlq redrive of ${topic} is running; nothing was redriven`);
       return ExitCode.Attention;
     }
 
-    print(`redrove ${pending} dead letter(s) from ${topic}`);
-    if (own.length > pending) print(`${own.length - pending} redriven before, not again`);
+    print(`redrove ${outcome.redriven} dead letter(s) from ${topic}`);
+    if (outcome.redrivenBefore > 0) print(`${outcome.redrivenBefore} redriven before, not again`);
     for (const letter of foreign) {
       print(`left alone: ${positionOf(letter)} does not name a record of ${inputTopic}`);
     }
