@@ -8,6 +8,7 @@ export * from './kafka/channels';
 export * from './kafka/consumer-state';
 export * from './kafka/input-topics.server';
 export * from './kafka/kafka-client.factory';
+export * from './kafka/kafkajs-log';
 export * from './kafka/topic-plan';
 export * from './outbox/outbox-message';
 export * from './outbox/outbox-relay';

@@ -262,10 +262,13 @@ export class SigningKeyRing {
     return { current: readAt !== undefined && this.maySign(readAt), lastReadAt: readAt };
   }
 
+  /** How long after its last read of the registry it may sign (see SIGNING_FRESHNESS_INTERVALS). */
+  private get signingFreshnessMs(): number {
+    return SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs;
+  }
+
   private maySign(readAt: Date): boolean {
-    return (
-      this.clock.now().getTime() - readAt.getTime() <= SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs
-    );
+    return this.clock.now().getTime() - readAt.getTime() <= this.signingFreshnessMs;
   }
 
   /** The public key of a published kid; undefined for an unknown kid or one whose publication has ended. */
@@ -300,11 +303,7 @@ export class SigningKeyRing {
    * before they read of the retirement (signingKey refuses after that).
    */
   private retiredKeysPublishedUntil(): Date {
-    return new Date(
-      this.clock.now().getTime() +
-        this.options.maxTokenLifetimeMs +
-        SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs,
-    );
+    return new Date(this.clock.now().getTime() + this.options.maxTokenLifetimeMs + this.signingFreshnessMs);
   }
 
   private async generateFirstKey(): Promise<SigningKeyFile> {

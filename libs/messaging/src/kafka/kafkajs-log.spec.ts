@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { logLevel } from 'kafkajs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { pinoLogCreator } from './kafka-client.factory';
+import { pinoLogCreator } from './kafkajs-log';
 
 // kafkajs' own table of the broker's error codes: the messages it logs are built from it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
