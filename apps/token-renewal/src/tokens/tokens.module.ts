@@ -21,6 +21,8 @@ import {
   TOKEN_SIGNER,
   TOKEN_VERIFIER,
 } from '../infrastructure/tokens';
+import { FatalErrors } from '../lifecycle/fatal-errors';
+import { signingKeyRefreshFailureHandler } from './signing-key-refresh-failure';
 import { signingKeyRingOptions } from './signing-key-ring.options';
 
 /** Loads the signing keys before the app serves anything, and follows rotations made elsewhere. */
@@ -43,15 +45,22 @@ class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
   providers: [
     {
       provide: SigningKeyRing,
-      inject: [APP_CONFIG, PrismaService, CLOCK, ROOT_LOGGER],
-      useFactory: (config: AppConfig, prisma: PrismaService, clock: Clock, logger: Logger) =>
-        new SigningKeyRing(
+      inject: [APP_CONFIG, PrismaService, CLOCK, ROOT_LOGGER, FatalErrors],
+      useFactory: (
+        config: AppConfig,
+        prisma: PrismaService,
+        clock: Clock,
+        logger: Logger,
+        fatal: FatalErrors,
+      ) => {
+        const ring: SigningKeyRing = new SigningKeyRing(
           signingKeyRingOptions(config, new PrismaSigningKeyRegistry(prisma), {
             clock,
-            // A failed refresh keeps the keys already loaded; say so, and try again next time.
-            onRefreshError: (error) => logger.warn({ err: error }, 'signing keys could not be refreshed'),
+            onRefreshError: signingKeyRefreshFailureHandler(() => ring, logger, fatal),
           }),
-        ),
+        );
+        return ring;
+      },
     },
     KeyRingLifecycle,
     {

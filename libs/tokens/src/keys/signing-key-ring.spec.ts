@@ -11,6 +11,7 @@ import { ManualClock } from '../testing/manual-clock';
 import { TemporaryDirectories } from '../testing/temporary-directory';
 import { readSigningKeyFile } from './key-files';
 import {
+  SigningKeyFileMissingError,
   SigningKeyRing,
   SigningKeyRingError,
   SigningKeysStaleError,
@@ -183,6 +184,8 @@ describe('SigningKeyRing', () => {
     // Same registry, another (empty) directory: an instance that lacks the shared keys.
     const second = new SigningKeyRing({ ...first.options, dir: join(dirs.create(), 'elsewhere') });
     await expect(second.init()).rejects.toThrow(/has no private key file/);
+    // The service tells this instance's own fault from the registry's by the type (signing-key-refresh-failure.ts).
+    await expect(second.init()).rejects.toBeInstanceOf(SigningKeyFileMissingError);
   });
 
   it('refuses a registry row whose public key does not match its kid', async () => {

@@ -70,6 +70,23 @@ export class SigningKeyRingError extends Error {
 }
 
 /**
+ * The registry's ACTIVE key has no private key file in this instance's keys
+ * directory: a fault of this instance's deployment (a volume not mounted, a
+ * secret not synced), not of the registry, which other instances follow.
+ */
+export class SigningKeyFileMissingError extends SigningKeyRingError {
+  constructor(
+    readonly kid: string,
+    readonly dir: string,
+  ) {
+    super(
+      `the ACTIVE signing key ${kid} has no private key file in ${dir}; every instance needs the same keys directory`,
+    );
+    this.name = 'SigningKeyFileMissingError';
+  }
+}
+
+/**
  * The ring has not read the registry for longer than it may sign on what it
  * last read (its refreshes fail): the key it holds may have been retired
  * elsewhere since, and a token signed with it might outlive its publication.
@@ -345,12 +362,7 @@ export class SigningKeyRing {
     // A key activated elsewhere (another instance, the CLI) was written to the shared directory after our last scan.
     if (!this.files.has(active.kid)) await this.scanDirectory();
     const activeFile = this.files.get(active.kid)?.at(-1);
-    if (!activeFile) {
-      throw new SigningKeyRingError(
-        `the ACTIVE signing key ${active.kid} has no private key file in ${this.options.dir}; ` +
-          'every instance needs the same keys directory',
-      );
-    }
+    if (!activeFile) throw new SigningKeyFileMissingError(active.kid, this.options.dir);
     const published = new Map<string, PublishedKey>();
     // The active key first: the JWKS lists it first.
     for (const row of [active, ...rows.filter((row) => row !== active)]) {
