@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -13,7 +13,13 @@ import { decodeJwt, type JsonWebKeySet } from '../support/jwt';
 import { verifiedClaims } from '../support/token-assertions';
 import { TopicReader, type ReceivedRecord } from '../support/kafka';
 import { expectAuthMeError, KEYS_PATH, waitUntil } from '../support/renewal';
-import { createDeployment, runCli, ServiceInstance, type Deployment } from '../support/service';
+import {
+  createDeployment,
+  destroyDeployment,
+  runCli,
+  ServiceInstance,
+  type Deployment,
+} from '../support/service';
 import { tearDownSuite } from '../support/suite';
 import {
   openSealedToken,
@@ -642,7 +648,7 @@ describe('the operator CLI against the running service (e2e)', () => {
       );
     });
 
-    it('a dry run does not migrate: against a database one migration behind, it refuses (exit 1) and leaves it so', async () => {
+    it('a dry run and the listing commands do not migrate: against a database one migration behind, they refuse (exit 1) and leave it so', async () => {
       const latest = readMigrationFiles().at(-1)!.name;
       const database = new Client({ connectionString: deployment.databaseUrl });
       await database.connect();
@@ -654,16 +660,18 @@ describe('the operator CLI against the running service (e2e)', () => {
       try {
         await markRolledBack(true);
         const from = new Date().toISOString();
-        const result = await cli(
-          'replay',
-          '--topic',
-          deployment.topics.roleChanges,
-          '--from',
-          from,
-          '--dry-run',
-        );
-        expect(result.code, result.stderr).toBe(ExitCode.Failure);
-        expect(result.stderr).toContain(`migration ${latest} is not applied`);
+        const readOnly = [
+          ['replay', '--topic', deployment.topics.roleChanges, '--from', from, '--dry-run'],
+          ['client', 'list'],
+          ['keys', 'list'],
+          ['sessions', 'list', '--user', 'cli-user'],
+          ['dlq', 'list', '--topic', `${deployment.topics.roleChanges}.dlq`],
+        ];
+        for (const args of readOnly) {
+          const result = await cli(...args);
+          expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(ExitCode.Failure);
+          expect(result.stderr).toContain(`migration ${latest} is not applied`);
+        }
         const { rows } = await database.query<{ applied: number }>(
           'SELECT count(*)::int AS applied FROM _prisma_migrations WHERE migration_name = $1 AND rolled_back_at IS NULL',
           [latest],
@@ -672,6 +680,34 @@ describe('the operator CLI against the running service (e2e)', () => {
       } finally {
         await markRolledBack(false);
         await database.end();
+      }
+    });
+
+    it('a dry run refuses where no signing key is registered yet, and registers or generates none', async () => {
+      const keyless = await createDeployment('cli-keyless');
+      const keylessCli = (...args: string[]) => runCli(keyless, args);
+      try {
+        // Creates and migrates the database; nothing here registers a key.
+        expect((await keylessCli('housekeeping', 'run')).code).toBe(ExitCode.Ok);
+        const from = new Date().toISOString();
+        const dryRun = await keylessCli(
+          'replay',
+          '--topic',
+          keyless.topics.roleChanges,
+          '--from',
+          from,
+          '--dry-run',
+        );
+        expect(dryRun.code, dryRun.stderr).toBe(ExitCode.Failure);
+        expect(dryRun.stderr).toContain(
+          "a dry run signs with the service's signing key, and none is registered yet",
+        );
+        const keys = await keylessCli('keys', 'list', '--json');
+        expect(keys.code, keys.stderr).toBe(ExitCode.Ok);
+        expect(JSON.parse(keys.stdout)).toEqual([]);
+        expect(existsSync(keyless.signingKeysDir) ? readdirSync(keyless.signingKeysDir) : []).toEqual([]);
+      } finally {
+        await destroyDeployment(keyless);
       }
     });
 

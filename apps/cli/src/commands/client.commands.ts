@@ -101,7 +101,7 @@ export const clientList: Command = {
 Lists every client with its roles, scopes and service (never its secret).`,
   async run(args, context) {
     const options = parseOptions(args, { json: { type: 'boolean' } });
-    const { prisma } = await context.database();
+    const { prisma } = await context.database({ migrate: false });
     const clients = await new PrismaClientRegistry(prisma).list();
     print(options.json ? JSON.stringify(clients, null, 2) : table(clients));
     return ExitCode.Ok;

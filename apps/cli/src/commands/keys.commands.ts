@@ -13,7 +13,7 @@ published in the JWKS (until its last token has expired), and whether this
 machine holds its private key in SIGNING_KEYS_DIR.`,
   async run(args, context) {
     const options = parseOptions(args, { json: { type: 'boolean' } });
-    const keys = await (await signingKeyRing(context)).list();
+    const keys = await (await signingKeyRing(context, { migrate: false })).list();
     const rows = keys.map((key) => ({
       kid: key.kid,
       status: key.status,
