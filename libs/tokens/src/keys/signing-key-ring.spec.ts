@@ -36,6 +36,8 @@ function setUp(overrides: Partial<SigningKeyRingOptions> = {}) {
     maxTokenLifetimeMs: LIFETIME_MS,
     refreshIntervalMs: REFRESH_MS,
     clock,
+    // Elapsed time follows the test's clock, except where a test steps the wall clock alone.
+    monotonicMs: () => clock.now().getTime(),
     ...overrides,
   };
   const ring = new SigningKeyRing(options);
@@ -87,6 +89,20 @@ describe('SigningKeyRing', () => {
     registry.list = list;
     expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
     await vi.waitFor(() => expect(ring.signingKey().kid).toBe(kid));
+  });
+
+  it('measures its signing window in elapsed time: a wall clock stepped back does not extend it, nor one stepped forward end it', async () => {
+    let elapsedMs = 0;
+    const { ring, registry, clock } = setUp({ monotonicMs: () => elapsedMs });
+    await ring.init();
+    registry.list = () => Promise.reject(new Error('database down'));
+
+    clock.advance(24 * 60 * 60 * 1_000);
+    expect(ring.signingStatus().current).toBe(true);
+    clock.advance(-48 * 60 * 60 * 1_000);
+    elapsedMs += 3 * REFRESH_MS + 1;
+    expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
+    expect(ring.signingStatus().current).toBe(false);
   });
 
   it('asks for a read at most once a second, however many stale signers ask', async () => {

@@ -27,6 +27,13 @@ export interface SigningKeyRingOptions {
   /** How often `start()` re-reads the registry, to follow rotations made by another instance or the CLI. */
   readonly refreshIntervalMs?: number;
   readonly clock?: Clock;
+  /**
+   * Milliseconds on a clock that only moves forward, for how long ago the
+   * registry was read: the wall clock may be stepped (an NTP correction, a
+   * suspended VM), and one stepped back would let a stale instance sign on.
+   * `performance.now()` by default; tests tie it to their clock.
+   */
+  readonly monotonicMs?: () => number;
   /** Receives the errors of the periodic refresh (the ring keeps its previous keys meanwhile). */
   readonly onRefreshError?: (error: unknown) => void;
 }
@@ -113,6 +120,8 @@ interface RingState {
   readonly published: ReadonlyMap<string, PublishedKey>;
   /** When the registry was read (before the read, so never later than what it says). */
   readonly readAt: Date;
+  /** The same moment on the monotonic clock, for the signing window. */
+  readonly readAtMs: number;
 }
 
 /**
@@ -138,6 +147,7 @@ const DEFAULT_REFRESH_INTERVAL_MS = 30_000;
 export class SigningKeyRing {
   private readonly registry: SigningKeyRegistry;
   private readonly clock: Clock;
+  private readonly monotonicMs: () => number;
   private readonly refreshIntervalMs: number;
   private state: RingState | undefined;
   private files = new Map<string, SigningKeyFile[]>();
@@ -152,6 +162,7 @@ export class SigningKeyRing {
     if (!(options.maxTokenLifetimeMs > 0)) throw new RangeError('maxTokenLifetimeMs must be positive');
     this.registry = options.registry;
     this.clock = options.clock ?? systemClock;
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
     if (!(this.refreshIntervalMs > 0)) throw new RangeError('refreshIntervalMs must be positive');
   }
@@ -159,7 +170,7 @@ export class SigningKeyRing {
   /** Loads the keys; registers (and, if allowed and needed, generates) a first key when none is ACTIVE. */
   init(): Promise<void> {
     return this.exclusive(async () => {
-      const readAt = this.clock.now();
+      const readAt = this.readStamp();
       await this.scanDirectory();
       let rows = await this.registry.list();
       if (!rows.some((row) => row.status === 'ACTIVE')) {
@@ -188,7 +199,7 @@ export class SigningKeyRing {
 
   /** A stale signer asking for a read early: at most once a second, however many ask. */
   private askForRefresh(): void {
-    const now = this.clock.now().getTime();
+    const now = this.monotonicMs();
     if (now - this.lastAskedAt < MIN_ASKED_REFRESH_GAP_MS) return;
     this.lastAskedAt = now;
     this.refreshInBackground();
@@ -264,8 +275,8 @@ export class SigningKeyRing {
 
   /** The key to sign new tokens with, while what the ring last read of the registry is recent enough. */
   signingKey(): ActiveSigningKey {
-    const { active, readAt } = this.current();
-    if (!this.maySign(readAt)) {
+    const { active, readAt, readAtMs } = this.current();
+    if (!this.maySign(readAtMs)) {
       // Once the registry answers again, the caller's next try should not wait for the timer.
       this.askForRefresh();
       throw new SigningKeysStaleError(readAt);
@@ -275,8 +286,8 @@ export class SigningKeyRing {
 
   /** For readiness: whether it signs now, and when it last read the registry. */
   signingStatus(): { readonly current: boolean; readonly lastReadAt: Date | undefined } {
-    const readAt = this.state?.readAt;
-    return { current: readAt !== undefined && this.maySign(readAt), lastReadAt: readAt };
+    const { state } = this;
+    return { current: state !== undefined && this.maySign(state.readAtMs), lastReadAt: state?.readAt };
   }
 
   /** How long after its last read of the registry it may sign (see SIGNING_FRESHNESS_INTERVALS). */
@@ -284,8 +295,13 @@ export class SigningKeyRing {
     return SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs;
   }
 
-  private maySign(readAt: Date): boolean {
-    return this.clock.now().getTime() - readAt.getTime() <= this.signingFreshnessMs;
+  private maySign(readAtMs: number): boolean {
+    return this.monotonicMs() - readAtMs <= this.signingFreshnessMs;
+  }
+
+  /** The moment of a read, on both clocks. */
+  private readStamp(): Pick<RingState, 'readAt' | 'readAtMs'> {
+    return { readAt: this.clock.now(), readAtMs: this.monotonicMs() };
   }
 
   /** The public key of a published kid; undefined for an unknown kid or one whose publication has ended. */
@@ -351,11 +367,14 @@ export class SigningKeyRing {
   }
 
   private async readState(): Promise<RingState> {
-    const readAt = this.clock.now();
+    const readAt = this.readStamp();
     return this.buildState(await this.registry.list(), readAt);
   }
 
-  private async buildState(rows: readonly SigningKeyRecord[], readAt: Date): Promise<RingState> {
+  private async buildState(
+    rows: readonly SigningKeyRecord[],
+    readAt: Pick<RingState, 'readAt' | 'readAtMs'>,
+  ): Promise<RingState> {
     const now = this.clock.now();
     const active = chooseActive(rows);
     if (!active) throw new SigningKeyRingError('the signing key registry has no ACTIVE key');
@@ -377,7 +396,7 @@ export class SigningKeyRing {
     return {
       active: { kid: activeFile.kid, privateKey: KeyObject.from(activeFile.privateKey) },
       published,
-      readAt,
+      ...readAt,
     };
   }
 
