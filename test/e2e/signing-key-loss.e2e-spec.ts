@@ -17,9 +17,9 @@ const FAULT_SHOWS_WITHIN_MS = 75_000;
 /**
  * Two instances of one deployment, the second with a keys directory of its own
  * that a rotation does not reach (a volume not mounted, a secret not synced).
- * Once it may no longer sign on what it read before, it stops, naming the key,
- * and the first takes its partitions: no change waits on an instance that
- * cannot sign.
+ * Once it may no longer sign on what it read before, and the key is older than
+ * its propagation grace, it stops, naming the key, and the first takes its
+ * partitions: no change waits on an instance that cannot sign.
  */
 describe('an instance that cannot read the active signing key (e2e)', () => {
   let deployment: Deployment;
@@ -34,7 +34,10 @@ describe('an instance that cannot read the active signing key (e2e)', () => {
     secondKeysDir = mkdtempSync(join(tmpdir(), `${deployment.id}-second-keys-`));
     // The key the first instance generated, and nothing the rotation below adds.
     cpSync(deployment.signingKeysDir, secondKeysDir, { recursive: true });
-    second = await ServiceInstance.start(deployment, { env: { SIGNING_KEYS_DIR: secondKeysDir } });
+    second = await ServiceInstance.start(deployment, {
+      // Not the 5 minutes a shared volume may need to show a new key: this one never will.
+      env: { SIGNING_KEYS_DIR: secondKeysDir, SIGNING_KEY_PROPAGATION_GRACE: '1s' },
+    });
     updates = await SessionUpdateLog.open(deployment);
   });
   afterAll(async () => {

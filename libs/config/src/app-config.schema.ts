@@ -106,6 +106,7 @@ export const environmentSchema = z.object({
 
   SIGNING_KEYS_DIR: nonEmpty.default('.data/keys/signing'),
   SIGNING_KEYS_GENERATE: bool.optional(),
+  SIGNING_KEY_PROPAGATION_GRACE: duration.default(5 * 60_000),
 
   SESSION_UPDATE_RECIPIENT_JWK: nonEmpty.optional(),
   SESSION_UPDATE_PLAINTEXT: bool.default(false),

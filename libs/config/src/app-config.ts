@@ -42,7 +42,12 @@ export interface AppConfig {
     readonly identityProviderAuthLevel: Environment['IDENTITY_PROVIDER_AUTH_LEVEL'];
     readonly renewTokenRequirement: string;
   };
-  readonly signingKeys: { readonly dir: string; readonly generateIfMissing: boolean };
+  readonly signingKeys: {
+    readonly dir: string;
+    readonly generateIfMissing: boolean;
+    /** How long after a key's registration an instance lacking its file waits for it before it stops. */
+    readonly propagationGraceMs: number;
+  };
   readonly sessionUpdates: { readonly recipientJwk: string | undefined; readonly plaintext: boolean };
   readonly clientLogin: { readonly maxFailures: number; readonly failureWindowMs: number };
   readonly housekeeping: {
@@ -112,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       dir: e.SIGNING_KEYS_DIR,
       // Generating keys on the fly is a development convenience; production brings its own.
       generateIfMissing: e.SIGNING_KEYS_GENERATE ?? e.NODE_ENV !== 'production',
+      propagationGraceMs: e.SIGNING_KEY_PROPAGATION_GRACE,
     },
     sessionUpdates: { recipientJwk: e.SESSION_UPDATE_RECIPIENT_JWK, plaintext: e.SESSION_UPDATE_PLAINTEXT },
     clientLogin: { maxFailures: e.LOGIN_MAX_FAILURES, failureWindowMs: e.LOGIN_FAILURE_WINDOW },

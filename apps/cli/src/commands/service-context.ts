@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { prepareDatabase } from '@iam/persistence';
 import type { CliContext } from '../cli-context';
+import { FatalErrors } from '../../../token-renewal/src/lifecycle/fatal-errors';
 import { CliAppModule } from '../cli-app.module';
 
 /**
@@ -29,8 +30,10 @@ export async function withServiceContext<T>(
     CliAppModule.forRoot(context.config, context.logger, options),
     { logger: false, abortOnError: false },
   );
+  // What would stop the service (a consume loop broken, the signing key gone) fails the command.
+  const fatal = new Promise<never>((_, reject) => app.get(FatalErrors).onFatal(reject));
   try {
-    return await work(app);
+    return await Promise.race([work(app), fatal]);
   } finally {
     await app.close();
   }

@@ -21,9 +21,10 @@ export class FatalErrors {
   }
 
   report(error: unknown, context: Record<string, unknown>): void {
-    this.logger.fatal({ err: error, ...context }, 'unrecoverable failure; stopping the service');
+    // The first report stops the service; later ones (the shutdown takes a while) add nothing.
     if (this.reported) return;
     this.reported = true;
+    this.logger.fatal({ err: error, ...context }, 'unrecoverable failure; stopping the service');
     this.listener?.(error);
   }
 }

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { KeyFileError, SigningKeyFileMissingError, SigningKeyRingError } from '@iam/tokens';
-import { isLocalKeyFault, signingKeyRefreshFailureHandler } from './signing-key-refresh-failure';
+import { signingKeyRefreshFailureHandler } from './signing-key-refresh-failure';
 
-const lastReadAt = new Date('2026-11-30T12:00:00.000Z');
-const missingFile = new SigningKeyFileMissingError('kid-2', '/keys');
+const GRACE_MS = 5 * 60_000;
+const now = new Date('2026-11-30T12:00:00.000Z');
+const lastReadAt = new Date(now.getTime() - 60_000);
+const registeredAgo = (ms: number) => new Date(now.getTime() - ms);
+const missingFile = (registeredAt: Date) => new SigningKeyFileMissingError('kid-2', '/keys', registeredAt);
 const databaseDown = Object.assign(new Error('connect ECONNREFUSED /var/run/postgresql/.s.PGSQL.5432'), {
   code: 'ECONNREFUSED',
 });
@@ -15,40 +18,44 @@ function harness(current: boolean) {
     () => ({ signingStatus: () => ({ current, lastReadAt }) }),
     { warn: (entry: unknown) => void warnings.push(entry) } as never,
     { report: (error, context) => void fatal.push({ error, context }) },
+    { propagationGraceMs: GRACE_MS, clock: { now: () => now } },
   );
   return { handle, warnings, fatal };
 }
 
 describe('signingKeyRefreshFailureHandler', () => {
-  it('stops the instance once a key missing from its own directory keeps it from signing', () => {
+  it('stops the instance once a key registered longer ago than the grace is still not here and it may no longer sign', () => {
     const { handle, warnings, fatal } = harness(false);
-    handle(missingFile);
-    expect(fatal).toEqual([{ error: missingFile, context: expect.objectContaining({ lastReadAt }) }]);
+    const error = missingFile(registeredAgo(GRACE_MS + 1));
+    handle(error);
+    expect(fatal).toEqual([{ error, context: expect.objectContaining({ lastReadAt }) }]);
     expect(warnings).toEqual([]);
   });
 
-  it('only warns while the instance may still sign on its last read: a rotation the volume has not caught up with yet', () => {
-    const { handle, warnings, fatal } = harness(true);
-    handle(missingFile);
-    expect(fatal).toEqual([]);
-    expect(warnings).toEqual([expect.objectContaining({ err: missingFile, signing: true })]);
-  });
-
-  it('only warns when the registry cannot be read, however long: that is every instance’s outage, not this one’s', () => {
+  it('only warns while the key is younger than the grace: a shared volume or mounted secret may lag behind a rotation', () => {
     const { handle, warnings, fatal } = harness(false);
-    handle(databaseDown);
+    const error = missingFile(registeredAgo(GRACE_MS));
+    handle(error);
     expect(fatal).toEqual([]);
-    expect(warnings).toEqual([expect.objectContaining({ err: databaseDown, signing: false, lastReadAt })]);
+    expect(warnings).toEqual([expect.objectContaining({ err: error, signing: false })]);
   });
-});
 
-describe('isLocalKeyFault', () => {
-  it('is a missing or unreadable key file, and nothing the registry itself says', () => {
-    expect(isLocalKeyFault(missingFile)).toBe(true);
-    expect(isLocalKeyFault(new KeyFileError('/keys/a.pem', 'not a readable PEM private key'))).toBe(true);
-    expect(isLocalKeyFault(new SigningKeyRingError('the signing key registry has no ACTIVE key'))).toBe(
-      false,
-    );
-    expect(isLocalKeyFault(databaseDown)).toBe(false);
+  it('only warns while the instance may still sign on its last read', () => {
+    const { handle, fatal } = harness(true);
+    handle(missingFile(registeredAgo(GRACE_MS + 1)));
+    expect(fatal).toEqual([]);
+  });
+
+  it('only warns on anything else, however long: the registry unreachable, or a registry row it refuses', () => {
+    const { handle, warnings, fatal } = harness(false);
+    const others = [
+      databaseDown,
+      new SigningKeyRingError('the signing key registry has no ACTIVE key'),
+      // Reaches the handler only wrapped in SigningKeyFileMissingError (the ring's rescan); alone it is not this.
+      new KeyFileError('/keys/a.pem', 'not a readable PEM private key'),
+    ];
+    for (const error of others) handle(error);
+    expect(fatal).toEqual([]);
+    expect(warnings).toHaveLength(others.length);
   });
 });

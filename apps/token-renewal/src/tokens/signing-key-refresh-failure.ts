@@ -1,44 +1,51 @@
 import type { Logger } from 'pino';
-import { KeyFileError, SigningKeyFileMissingError, type SigningKeyRing } from '@iam/tokens';
+import type { Clock } from '@iam/domain';
+import { SigningKeyFileMissingError, type SigningKeyRing } from '@iam/tokens';
 
 /** Where an instance that cannot follow the keys reports it (FatalErrors in the service). */
 export interface FatalReporter {
   report(error: unknown, context: Record<string, unknown>): void;
 }
 
-/**
- * Whether a refresh failed on this instance's own keys directory: the registry
- * answered, but its ACTIVE key has no readable private key file here. Other
- * instances, reading the same registry, may sign on.
- */
-export function isLocalKeyFault(error: unknown): boolean {
-  return error instanceof SigningKeyFileMissingError || error instanceof KeyFileError;
+export interface SigningKeyRefreshFailureOptions {
+  /** How long after its registration the active key's file may take to reach this instance. */
+  readonly propagationGraceMs: number;
+  readonly clock: Clock;
 }
 
 /**
  * What a failed refresh of the signing keys means for this instance.
  *
- * The registry unreachable (the database down) is every instance's fault:
- * renewals get 503 and events wait until it answers, and nothing else changes.
+ * The registry unreachable (the database down) is every instance's outage:
+ * renewals get 503 and events wait until it answers; this only warns.
  *
- * A fault of this instance's keys directory is this instance's alone. While it
- * may still sign on its last read it carries on; once it may not, it stops.
- * Otherwise its Kafka consumer would keep its partitions and retry their
- * records until an operator noticed, while instances that can sign stand by.
- * Stopping hands the partitions over, and the restart fails at boot while the
- * key is missing, naming it, which is where an operator looks.
+ * The active key's file not here is this instance's deployment at fault, for
+ * a while possibly every instance's: a shared volume or a mounted secret may
+ * take a minute or two to show a new key. So it only warns while the key is
+ * younger than the propagation grace, or while the instance may still sign on
+ * its last read. Past both, it stops: its Kafka consumer would otherwise keep
+ * its partitions and retry their records until someone noticed, while any
+ * instance that has the key stands by. The partitions go to those, and the
+ * restart fails at boot, naming the key and the directory, while the file is
+ * still missing. (Every instance lacking it stops alike: a stall then becomes
+ * a crash loop that says why.)
  */
 export function signingKeyRefreshFailureHandler(
   ring: () => Pick<SigningKeyRing, 'signingStatus'>,
   logger: Pick<Logger, 'warn'>,
   fatal: FatalReporter,
+  options: SigningKeyRefreshFailureOptions,
 ): (error: unknown) => void {
   return (error) => {
     const { current, lastReadAt } = ring().signingStatus();
-    if (isLocalKeyFault(error) && !current) {
+    if (
+      error instanceof SigningKeyFileMissingError &&
+      !current &&
+      options.clock.now().getTime() - error.registeredAt.getTime() > options.propagationGraceMs
+    ) {
       fatal.report(error, {
         reason:
-          'this instance cannot read the signing key that the registry names; other instances take its work',
+          'this instance cannot read the private key of the active signing key; instances that can take its work',
         lastReadAt,
       });
       return;

@@ -56,7 +56,10 @@ class KeyRingLifecycle implements OnModuleInit, OnApplicationShutdown {
         const ring: SigningKeyRing = new SigningKeyRing(
           signingKeyRingOptions(config, new PrismaSigningKeyRegistry(prisma), {
             clock,
-            onRefreshError: signingKeyRefreshFailureHandler(() => ring, logger, fatal),
+            onRefreshError: signingKeyRefreshFailureHandler(() => ring, logger, fatal, {
+              propagationGraceMs: config.signingKeys.propagationGraceMs,
+              clock,
+            }),
           }),
         );
         return ring;

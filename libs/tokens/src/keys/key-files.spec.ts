@@ -1,5 +1,13 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync, utimesSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import {
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  mkdirSync,
+  readdirSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +160,13 @@ describe('signing key files', () => {
     utimesSync(newer, new Date('2025-06-01'), new Date('2025-06-01'));
     expect((await readSigningKeyDirectory(dir)).map((file) => file.path)).toEqual([older, newer]);
     expect(await readSigningKeyDirectory(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('leaves out a file gone between the listing and its read (a dangling link stands for one)', async () => {
+    const dir = dirs.create();
+    const good = write(dir, 'good.pem', rsaKey().export({ format: 'pem', type: 'pkcs8' }) as string);
+    symlinkSync(join(dir, 'removed-by-a-rotation.jwk.json'), join(dir, 'gone.jwk.json'));
+    expect((await readSigningKeyDirectory(dir)).map((file) => file.path)).toEqual([good]);
   });
 
   it('fails the whole directory read on one unreadable key file', async () => {

@@ -148,8 +148,9 @@ export async function readSigningKeyFile(path: string): Promise<SigningKeyFile> 
 
 /**
  * Reads every key file of the directory, oldest first. A missing directory holds
- * no keys; an unreadable key file fails the whole read, loudly, rather than
- * leaving a key silently unused.
+ * no keys, and a file gone between the listing and its read (a rotation
+ * removing expired keys) is not there; an unreadable key file fails the whole
+ * read, loudly, rather than leaving a key silently unused.
  */
 export async function readSigningKeyDirectory(dir: string): Promise<SigningKeyFile[]> {
   let names: string[];
@@ -162,9 +163,14 @@ export async function readSigningKeyDirectory(dir: string): Promise<SigningKeyFi
   const files: SigningKeyFile[] = [];
   for (const name of names.filter(isKeyFileName).sort()) {
     const path = join(dir, name);
-    // Follows symbolic links (mounted secrets are links); directories named *.json are skipped.
-    if (!(await stat(path)).isFile()) continue;
-    files.push(await readSigningKeyFile(path));
+    try {
+      // Follows symbolic links (mounted secrets are links); directories named *.json are skipped.
+      if (!(await stat(path)).isFile()) continue;
+      files.push(await readSigningKeyFile(path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
   }
   return files.sort((a, b) => a.modifiedAt.getTime() - b.modifiedAt.getTime() || a.kid.localeCompare(b.kid));
 }

@@ -1,5 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { userTokenClaims } from '@iam/domain';
@@ -91,18 +100,28 @@ describe('SigningKeyRing', () => {
     await vi.waitFor(() => expect(ring.signingKey().kid).toBe(kid));
   });
 
-  it('measures its signing window in elapsed time: a wall clock stepped back does not extend it, nor one stepped forward end it', async () => {
+  it('ends its signing window on elapsed time even with the wall clock stepped back', async () => {
     let elapsedMs = 0;
     const { ring, registry, clock } = setUp({ monotonicMs: () => elapsedMs });
     await ring.init();
     registry.list = () => Promise.reject(new Error('database down'));
 
-    clock.advance(24 * 60 * 60 * 1_000);
+    clock.advance(-24 * 60 * 60 * 1_000);
+    elapsedMs += 3 * REFRESH_MS;
     expect(ring.signingStatus().current).toBe(true);
-    clock.advance(-48 * 60 * 60 * 1_000);
-    elapsedMs += 3 * REFRESH_MS + 1;
+    elapsedMs += 1;
     expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
     expect(ring.signingStatus().current).toBe(false);
+  });
+
+  it('ends its signing window on wall-clock time the monotonic clock skipped (a suspended machine)', async () => {
+    const elapsedMs = 0;
+    const { ring, registry, clock } = setUp({ monotonicMs: () => elapsedMs });
+    await ring.init();
+    registry.list = () => Promise.reject(new Error('database down'));
+
+    clock.advance(3 * REFRESH_MS + 1);
+    expect(() => ring.signingKey()).toThrow(SigningKeysStaleError);
   });
 
   it('asks for a read at most once a second, however many stale signers ask', async () => {
@@ -199,9 +218,25 @@ describe('SigningKeyRing', () => {
     await first.ring.init();
     // Same registry, another (empty) directory: an instance that lacks the shared keys.
     const second = new SigningKeyRing({ ...first.options, dir: join(dirs.create(), 'elsewhere') });
-    await expect(second.init()).rejects.toThrow(/has no private key file/);
+    await expect(second.init()).rejects.toThrow(/has no readable private key file/);
     // The service tells this instance's own fault from the registry's by the type (signing-key-refresh-failure.ts).
     await expect(second.init()).rejects.toBeInstanceOf(SigningKeyFileMissingError);
+  });
+
+  it('reports a directory it cannot read, when it looks there for a new active key, as that key missing here', async () => {
+    const first = setUp();
+    await first.ring.init();
+    const secondDir = join(dirs.create(), 'second');
+    cpSync(first.dir, secondDir, { recursive: true });
+    const second = new SigningKeyRing({ ...first.options, dir: secondDir });
+    await second.init();
+
+    const { activated } = await first.ring.rotate();
+    rmSync(secondDir, { recursive: true });
+    writeFileSync(secondDir, 'a file where the keys directory should be');
+    const failure = await second.refresh().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(SigningKeyFileMissingError);
+    expect(failure).toMatchObject({ kid: activated, cause: expect.objectContaining({ code: 'ENOTDIR' }) });
   });
 
   it('refuses a registry row whose public key does not match its kid', async () => {

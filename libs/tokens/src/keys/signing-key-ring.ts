@@ -28,10 +28,11 @@ export interface SigningKeyRingOptions {
   readonly refreshIntervalMs?: number;
   readonly clock?: Clock;
   /**
-   * Milliseconds on a clock that only moves forward, for how long ago the
-   * registry was read: the wall clock may be stepped (an NTP correction, a
-   * suspended VM), and one stepped back would let a stale instance sign on.
-   * `performance.now()` by default; tests tie it to their clock.
+   * Milliseconds on a clock that only moves forward (`performance.now()` by
+   * default). The signing window counts the longer of its elapsed time and the
+   * wall clock's: a wall clock stepped back extends nothing, and time a
+   * suspended machine did not run (which the monotonic clock skips) still
+   * counts. Tests tie it to their clock.
    */
   readonly monotonicMs?: () => number;
   /** Receives the errors of the periodic refresh (the ring keeps its previous keys meanwhile). */
@@ -77,18 +78,25 @@ export class SigningKeyRingError extends Error {
 }
 
 /**
- * The registry's ACTIVE key has no private key file in this instance's keys
- * directory: a fault of this instance's deployment (a volume not mounted, a
- * secret not synced), not of the registry, which other instances follow.
+ * The registry's ACTIVE key has no readable private key file in this
+ * instance's keys directory (none is there, or the directory could not be
+ * read: `cause`). Either the file has not reached this instance yet (a shared
+ * volume or a mounted secret lags), or its deployment lacks it for good.
  */
 export class SigningKeyFileMissingError extends SigningKeyRingError {
   constructor(
     readonly kid: string,
     readonly dir: string,
+    /** When the key was registered: how long its file has had to arrive. */
+    readonly registeredAt: Date,
+    options?: { cause?: unknown },
   ) {
     super(
-      `the ACTIVE signing key ${kid} has no private key file in ${dir}; every instance needs the same keys directory`,
+      `the ACTIVE signing key ${kid} has no readable private key file in ${dir}` +
+        (options?.cause instanceof Error ? ` (${options.cause.message})` : '') +
+        '; every instance needs the same keys directory',
     );
+    if (options?.cause !== undefined) this.cause = options.cause;
     this.name = 'SigningKeyFileMissingError';
   }
 }
@@ -275,8 +283,9 @@ export class SigningKeyRing {
 
   /** The key to sign new tokens with, while what the ring last read of the registry is recent enough. */
   signingKey(): ActiveSigningKey {
-    const { active, readAt, readAtMs } = this.current();
-    if (!this.maySign(readAtMs)) {
+    const state = this.current();
+    const { active, readAt } = state;
+    if (!this.maySign(state)) {
       // Once the registry answers again, the caller's next try should not wait for the timer.
       this.askForRefresh();
       throw new SigningKeysStaleError(readAt);
@@ -287,7 +296,7 @@ export class SigningKeyRing {
   /** For readiness: whether it signs now, and when it last read the registry. */
   signingStatus(): { readonly current: boolean; readonly lastReadAt: Date | undefined } {
     const { state } = this;
-    return { current: state !== undefined && this.maySign(state.readAtMs), lastReadAt: state?.readAt };
+    return { current: state !== undefined && this.maySign(state), lastReadAt: state?.readAt };
   }
 
   /** How long after its last read of the registry it may sign (see SIGNING_FRESHNESS_INTERVALS). */
@@ -295,8 +304,12 @@ export class SigningKeyRing {
     return SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs;
   }
 
-  private maySign(readAtMs: number): boolean {
-    return this.monotonicMs() - readAtMs <= this.signingFreshnessMs;
+  private maySign(read: Pick<RingState, 'readAt' | 'readAtMs'>): boolean {
+    const elapsedMs = Math.max(
+      this.monotonicMs() - read.readAtMs,
+      this.clock.now().getTime() - read.readAt.getTime(),
+    );
+    return elapsedMs <= this.signingFreshnessMs;
   }
 
   /** The moment of a read, on both clocks. */
@@ -379,9 +392,15 @@ export class SigningKeyRing {
     const active = chooseActive(rows);
     if (!active) throw new SigningKeyRingError('the signing key registry has no ACTIVE key');
     // A key activated elsewhere (another instance, the CLI) was written to the shared directory after our last scan.
-    if (!this.files.has(active.kid)) await this.scanDirectory();
+    if (!this.files.has(active.kid)) {
+      try {
+        await this.scanDirectory();
+      } catch (cause) {
+        throw new SigningKeyFileMissingError(active.kid, this.options.dir, active.createdAt, { cause });
+      }
+    }
     const activeFile = this.files.get(active.kid)?.at(-1);
-    if (!activeFile) throw new SigningKeyFileMissingError(active.kid, this.options.dir);
+    if (!activeFile) throw new SigningKeyFileMissingError(active.kid, this.options.dir, active.createdAt);
     const published = new Map<string, PublishedKey>();
     // The active key first: the JWKS lists it first.
     for (const row of [active, ...rows.filter((row) => row !== active)]) {
