@@ -78,6 +78,21 @@ function writePem(dir: string, name: string, type: 'pkcs1' | 'pkcs8', modulusLen
   return path;
 }
 
+/**
+ * Two instances over one registry, the second with a copy of the keys
+ * directory; then the first rotates, writing the new key to its own only.
+ */
+async function rotatedElsewhere() {
+  const first = setUp();
+  await first.ring.init();
+  const secondDir = join(dirs.create(), 'second');
+  cpSync(first.dir, secondDir, { recursive: true });
+  const second = new SigningKeyRing({ ...first.options, dir: secondDir });
+  await second.init();
+  const { activated } = await first.ring.rotate();
+  return { second, secondDir, activated };
+}
+
 describe('SigningKeyRing', () => {
   it('stops signing once it has not read the registry for three refresh intervals, and signs again after a read', async () => {
     const { ring, registry, clock } = setUp();
@@ -224,19 +239,23 @@ describe('SigningKeyRing', () => {
   });
 
   it('reports a directory it cannot read, when it looks there for a new active key, as that key missing here', async () => {
-    const first = setUp();
-    await first.ring.init();
-    const secondDir = join(dirs.create(), 'second');
-    cpSync(first.dir, secondDir, { recursive: true });
-    const second = new SigningKeyRing({ ...first.options, dir: secondDir });
-    await second.init();
-
-    const { activated } = await first.ring.rotate();
+    const { second, secondDir, activated } = await rotatedElsewhere();
     rmSync(secondDir, { recursive: true });
     writeFileSync(secondDir, 'a file where the keys directory should be');
     const failure = await second.refresh().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(SigningKeyFileMissingError);
     expect(failure).toMatchObject({ kid: activated, cause: expect.objectContaining({ code: 'ENOTDIR' }) });
+  });
+
+  it('reports an unreadable file in the directory, when it looks there for a new active key, as that key missing here', async () => {
+    const { second, secondDir, activated } = await rotatedElsewhere();
+    writeFileSync(join(secondDir, 'half-copied.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n');
+    const failure = await second.refresh().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(SigningKeyFileMissingError);
+    expect(failure).toMatchObject({
+      kid: activated,
+      cause: expect.objectContaining({ name: 'KeyFileError' }),
+    });
   });
 
   it('refuses a registry row whose public key does not match its kid', async () => {

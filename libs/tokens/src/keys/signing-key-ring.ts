@@ -71,8 +71,8 @@ export interface RotationResult {
 }
 
 export class SigningKeyRingError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'SigningKeyRingError';
   }
 }
@@ -89,14 +89,14 @@ export class SigningKeyFileMissingError extends SigningKeyRingError {
     readonly dir: string,
     /** When the key was registered: how long its file has had to arrive. */
     readonly registeredAt: Date,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(
       `the ACTIVE signing key ${kid} has no readable private key file in ${dir}` +
         (options?.cause instanceof Error ? ` (${options.cause.message})` : '') +
         '; every instance needs the same keys directory',
+      options,
     );
-    if (options?.cause !== undefined) this.cause = options.cause;
     this.name = 'SigningKeyFileMissingError';
   }
 }
@@ -123,13 +123,17 @@ interface PublishedKey {
   readonly publishedUntil: Date | null;
 }
 
-interface RingState {
-  readonly active: ActiveSigningKey;
-  readonly published: ReadonlyMap<string, PublishedKey>;
+/** The moment of a registry read, on both clocks (see SigningKeyRingOptions.monotonicMs). */
+interface ReadStamp {
   /** When the registry was read (before the read, so never later than what it says). */
   readonly readAt: Date;
-  /** The same moment on the monotonic clock, for the signing window. */
+  /** The same moment on the monotonic clock. */
   readonly readAtMs: number;
+}
+
+interface RingState extends ReadStamp {
+  readonly active: ActiveSigningKey;
+  readonly published: ReadonlyMap<string, PublishedKey>;
 }
 
 /**
@@ -304,7 +308,7 @@ export class SigningKeyRing {
     return SIGNING_FRESHNESS_INTERVALS * this.refreshIntervalMs;
   }
 
-  private maySign(read: Pick<RingState, 'readAt' | 'readAtMs'>): boolean {
+  private maySign(read: ReadStamp): boolean {
     const elapsedMs = Math.max(
       this.monotonicMs() - read.readAtMs,
       this.clock.now().getTime() - read.readAt.getTime(),
@@ -312,8 +316,7 @@ export class SigningKeyRing {
     return elapsedMs <= this.signingFreshnessMs;
   }
 
-  /** The moment of a read, on both clocks. */
-  private readStamp(): Pick<RingState, 'readAt' | 'readAtMs'> {
+  private readStamp(): ReadStamp {
     return { readAt: this.clock.now(), readAtMs: this.monotonicMs() };
   }
 
@@ -384,10 +387,7 @@ export class SigningKeyRing {
     return this.buildState(await this.registry.list(), readAt);
   }
 
-  private async buildState(
-    rows: readonly SigningKeyRecord[],
-    readAt: Pick<RingState, 'readAt' | 'readAtMs'>,
-  ): Promise<RingState> {
+  private async buildState(rows: readonly SigningKeyRecord[], readAt: ReadStamp): Promise<RingState> {
     const now = this.clock.now();
     const active = chooseActive(rows);
     if (!active) throw new SigningKeyRingError('the signing key registry has no ACTIVE key');
