@@ -792,6 +792,30 @@ describe('PgSessionRepository: concurrent single writes', () => {
   });
 });
 
+describe('PgSessionRepository: a write waiting for a row lock', () => {
+  it('holds back only its own statement: the writes behind it go out in another once it has waited 50 ms', async () => {
+    const held = aSession({ userId: 'user-held' });
+    const others = Array.from({ length: 3 }, (_, i) => aSession({ userId: `user-free-${i}` }));
+    for (const session of [held, ...others]) await repository.write(creation(session, null));
+    // Another transaction (a replay's dry run, say) holds the session's row.
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [held.id]);
+    try {
+      const waiting = repository.write(renewal(held, null));
+      const free = others.map((session) => repository.write(renewal(session, null)));
+
+      await expect(Promise.all(free)).resolves.toEqual([true, true, true]);
+      expect(await Promise.race([waiting, 'still waiting'])).toBe('still waiting');
+      await holder.query('COMMIT');
+      await expect(waiting).resolves.toBe(true);
+    } finally {
+      // Closed, not returned to the pool: a failed test must not leave the row held.
+      holder.release(true);
+    }
+  });
+});
+
 describe('outbox: one message per session version', () => {
   it('rejects a second outbox row for the same (session_id, claims_version)', async () => {
     const session = aSession();

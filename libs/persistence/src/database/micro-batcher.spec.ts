@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MicroBatcher } from './micro-batcher';
 
 /** A `run` whose calls stay open until the test releases them. */
@@ -133,5 +133,93 @@ describe('MicroBatcher with weights', () => {
     expect(calls.map((call) => call.items)).toEqual([[1], [4, 5], [2], [30], [3]]);
     calls[4]!.release();
     await expect(Promise.all(answers)).resolves.toHaveLength(6);
+  });
+});
+
+describe('MicroBatcher with a stall', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  const stallAfter = { afterMs: 50, maxStalled: 2 };
+
+  it('sends the calls queued behind a batch once it has been in flight for `afterMs`', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, stall: stallAfter });
+
+    const first = batcher.submit(1);
+    const queued = [2, 3].map((item) => batcher.submit(item));
+    await vi.advanceTimersByTimeAsync(49);
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3]]);
+
+    // The stalled batch answers whenever it is done, and the other answered first.
+    calls[1]!.release();
+    await expect(Promise.all(queued)).resolves.toEqual(['out-2', 'out-3']);
+    calls[0]!.release();
+    await expect(first).resolves.toBe('out-1');
+  });
+
+  it('counts from the youngest batches: a call waits for the one sent last to stall, not the oldest', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, stall: stallAfter });
+
+    void batcher.submit(1);
+    void batcher.submit(2);
+    await vi.advanceTimersByTimeAsync(50); // 1 stalls: 2 goes out
+    const wakes = vi.spyOn(globalThis, 'setTimeout');
+    void batcher.submit(3);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    // One timer, set for when 2 stalls: not one polling from 1's stall on.
+    expect(wakes).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1); // 2 stalls: 3 goes out
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3]]);
+  });
+
+  it('keeps at most `concurrency + maxStalled` batches in flight, and sends the rest when one returns', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 1, stall: stallAfter });
+
+    const answers = [1, 2, 3, 4, 5].map((item) => batcher.submit(item));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3]]);
+    calls[1]!.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3], [4]]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toHaveLength(4);
+
+    for (const call of calls) call.release();
+    await vi.advanceTimersByTimeAsync(0);
+    calls[4]!.release();
+    await expect(Promise.all(answers)).resolves.toEqual(['out-1', 'out-2', 'out-3', 'out-4', 'out-5']);
+  });
+
+  it('sends nothing early while batches return in time: one batch in flight, the rest gathered', async () => {
+    const { calls, run } = gatedRun();
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, stall: stallAfter });
+
+    const answers = [1, 2, 3].map((item) => batcher.submit(item));
+    await vi.advanceTimersByTimeAsync(30);
+    calls[0]!.release();
+    await vi.advanceTimersByTimeAsync(0);
+    const later = batcher.submit(4);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3]]);
+    calls[1]!.release();
+    await vi.advanceTimersByTimeAsync(0);
+    calls[2]!.release();
+    await expect(Promise.all([...answers, later])).resolves.toEqual(['out-1', 'out-2', 'out-3', 'out-4']);
+  });
+
+  it('refuses a stall of no time or a negative maximum', () => {
+    const options = { concurrency: 1, maxBatch: 1 };
+    expect(
+      () => new MicroBatcher(async () => [], { ...options, stall: { afterMs: 0, maxStalled: 1 } }),
+    ).toThrow(/stall/);
+    expect(
+      () => new MicroBatcher(async () => [], { ...options, stall: { afterMs: 5, maxStalled: -1 } }),
+    ).toThrow(/stall/);
   });
 });

@@ -10,6 +10,12 @@ export interface MicroBatcherOptions<I = unknown> {
    * say): every call gets the error at once, none is run again on its own.
    */
   readonly sharedFailure?: (error: unknown) => boolean;
+  /**
+   * A batch in flight this long is taken to be waiting (for a row lock, most
+   * likely) rather than working: it stops counting against `concurrency`, so
+   * the calls queued behind it go out, up to `maxStalled` such batches at once.
+   */
+  readonly stall?: { readonly afterMs: number; readonly maxStalled: number };
 }
 
 interface Pending<I, O> {
@@ -26,13 +32,21 @@ interface Pending<I, O> {
  * machines every round trip costs the service, the database and the kernel far
  * more than the extra rows of a batched statement.
  *
+ * With `stall`, a batch that has been in flight for long makes room for
+ * another: a statement waiting for a row lock (a replay's dry run holds the
+ * rows it writes until it ends) then holds back only the calls it carries, and
+ * `concurrency` can stay at one, whose larger batches cost the least.
+ *
  * `run` answers each item in order. When a batch of several fails, each of its
  * items is run again on its own, so one item's failure is that item's alone
  * (unless `sharedFailure` says the failure is everyone's).
  */
 export class MicroBatcher<I, O> {
   private readonly queue: Pending<I, O>[] = [];
-  private inFlight = 0;
+  /** When each batch in flight went out (performance.now()), oldest first. */
+  private readonly inFlight: number[] = [];
+  /** Set while calls wait for the youngest batch in flight to count as stalled. */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly run: (items: readonly I[]) => Promise<readonly O[]>,
@@ -40,6 +54,9 @@ export class MicroBatcher<I, O> {
   ) {
     if (options.concurrency < 1 || options.maxBatch < 1) {
       throw new Error('a micro-batcher needs a concurrency and a batch size of at least 1');
+    }
+    if (options.stall && !(options.stall.afterMs > 0 && options.stall.maxStalled >= 0)) {
+      throw new Error('a micro-batcher stall needs a positive time and a maximum of at least 0');
     }
   }
 
@@ -51,14 +68,40 @@ export class MicroBatcher<I, O> {
   }
 
   private dispatch(): void {
-    while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.hasRoom()) {
       const batch = this.queue.splice(0, this.countForNextBatch());
-      this.inFlight += 1;
+      const sentAt = performance.now();
+      this.inFlight.push(sentAt);
       void this.settle(batch).finally(() => {
-        this.inFlight -= 1;
+        this.inFlight.splice(this.inFlight.indexOf(sentAt), 1);
         this.dispatch();
       });
     }
+    this.watchForStall();
+  }
+
+  private hasRoom(): boolean {
+    const { concurrency, stall } = this.options;
+    if (!stall) return this.inFlight.length < concurrency;
+    if (this.inFlight.length >= concurrency + stall.maxStalled) return false;
+    const stalledBefore = performance.now() - stall.afterMs;
+    return this.inFlight.filter((sentAt) => sentAt > stalledBefore).length < concurrency;
+  }
+
+  /** While calls wait for room, wakes when the next batch in flight will count as stalled. */
+  private watchForStall(): void {
+    const { concurrency, stall } = this.options;
+    if (!stall || this.stallTimer || this.queue.length === 0) return;
+    if (this.inFlight.length >= concurrency + stall.maxStalled) return;
+    // Oldest first: room comes when the oldest of the `concurrency` youngest batches stalls.
+    const next = this.inFlight[this.inFlight.length - concurrency]!;
+    const wait = Math.max(0, next + stall.afterMs - performance.now());
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      this.dispatch();
+    }, wait);
+    // Only queued calls await it, and their owners keep the process running.
+    this.stallTimer.unref();
   }
 
   /** How many queued calls fit the next batch: at least one. */

@@ -18,9 +18,13 @@ import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './sess
 const ONE = LOAD_SESSION_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 const MANY = LOAD_SESSIONS_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 
-/** Concurrent renewals' reads share statements, like their writes (SESSION_WRITE_BATCHING). */
+/**
+ * Concurrent renewals' reads share statements, one in flight, like their
+ * writes (SESSION_WRITE_BATCHING); a read waits for no row lock, so it needs
+ * no room made for the reads behind it.
+ */
 export const SESSION_READ_BATCHING: MicroBatcherOptions = {
-  concurrency: 2,
+  concurrency: 1,
   maxBatch: 64,
   sharedFailure: isDatabaseUnavailable,
 };

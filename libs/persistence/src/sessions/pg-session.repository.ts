@@ -16,20 +16,23 @@ import { SESSION_COLUMNS, isSessionId, toSession, type SessionRow } from './sess
 import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
 
 /**
- * Concurrent writers share statements: two in flight at once, up to 500
- * writes in one (a fan-out page, FANOUT_BATCH_SIZE; a write is about 5 kB of
- * statement input). Two in flight beat one and four in `npm run bench:http`
- * (closed loop ~810/s against ~730/s and ~680/s, similar p99 at 300/s
- * offered); the reads use the same setting. A renewal arriving during a large
- * fan-out may wait for one of its statements. One in flight measured faster
- * again in the seventeenth session (bench:http closed loop +8 %, p50 at
- * 1,000/s 22 against 35 ms), but then a fan-out page waiting for a row lock
- * holds back every other write, which `exactly-once.e2e-spec.ts` (a long
- * fan-out holds back no other partition) refuses; fan-out pages would need a
- * statement slot of their own first.
+ * Concurrent writers share statements, up to 500 writes in one (a fan-out
+ * page, FANOUT_BATCH_SIZE; a write is about 5 kB of statement input), with one
+ * statement in flight: fewer, larger statements cost the event loop and
+ * PostgreSQL less than the waits they add (alternated pairs against two in
+ * flight, bench:http closed loop: seventeenth session median 1,378 against
+ * 1,272/s, p50 at 1,000/s offered 22 against 35 ms; eighteenth, with the
+ * stall below, 994, 993, 948 against 865, 887, 892/s; earlier code, at
+ * ~810/s, had measured two ahead). A statement still in flight after 50 ms is taken to
+ * wait for a row lock (a replay's dry run holds the rows it writes; a fan-out
+ * page meets a session another instance is writing) and makes room for the
+ * next, up to three such: otherwise one held row would hold back every write
+ * of the instance (`exactly-once.e2e-spec.ts`, a long fan-out holds back no
+ * other partition).
  */
 export const SESSION_WRITE_BATCHING: MicroBatcherOptions<readonly SessionWrite[]> = {
-  concurrency: 2,
+  concurrency: 1,
+  stall: { afterMs: 50, maxStalled: 3 },
   maxBatch: 500,
   weigh: (writes) => writes.length,
   sharedFailure: isDatabaseUnavailable,
