@@ -31,7 +31,7 @@ export async function withServiceContext<T>(
     { logger: false, abortOnError: false },
   );
   // What would stop the service (a consume loop broken, the signing key gone) fails the command.
-  const fatal = new Promise<never>((_, reject) => app.get(FatalErrors).onFatal(reject));
+  const fatal = app.get(FatalErrors).untilFatal();
   try {
     return await Promise.race([work(app), fatal]);
   } finally {

@@ -11,20 +11,27 @@ type FatalListener = (error: unknown) => void;
  */
 @Injectable()
 export class FatalErrors {
-  private listener: FatalListener | undefined;
-  private reported = false;
+  private readonly listeners: FatalListener[] = [];
+  private first: { readonly error: unknown } | undefined;
 
   constructor(@Inject(ROOT_LOGGER) private readonly logger: Logger) {}
 
+  /** Each listener hears the first report, even one made before it was added (during start-up, say). */
   onFatal(listener: FatalListener): void {
-    this.listener = listener;
+    this.listeners.push(listener);
+    if (this.first) listener(this.first.error);
+  }
+
+  /** Settles, as a rejection, with the first report: for work that must fail when the service would stop. */
+  untilFatal(): Promise<never> {
+    return new Promise<never>((_, reject) => this.onFatal(reject));
   }
 
   report(error: unknown, context: Record<string, unknown>): void {
     // The first report stops the service; later ones (the shutdown takes a while) add nothing.
-    if (this.reported) return;
-    this.reported = true;
+    if (this.first) return;
+    this.first = { error };
     this.logger.fatal({ err: error, ...context }, 'unrecoverable failure; stopping the service');
-    this.listener?.(error);
+    for (const listener of this.listeners) listener(error);
   }
 }
