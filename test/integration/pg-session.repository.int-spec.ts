@@ -793,7 +793,12 @@ describe('PgSessionRepository: concurrent single writes', () => {
 });
 
 describe('PgSessionRepository: a write waiting for a row lock', () => {
-  it('holds back only its own statement: the writes behind it go out in another once it has waited 50 ms', async () => {
+  it('holds back only its own statement: the writes behind it go out together in another once it has waited 50 ms', async () => {
+    const { sql: counting, statements } = countingSql(new PgSql(pool));
+    const counted = new PgSessionRepository(
+      counting,
+      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
+    );
     const held = aSession({ userId: 'user-held' });
     const others = Array.from({ length: 3 }, (_, i) => aSession({ userId: `user-free-${i}` }));
     for (const session of [held, ...others]) await repository.write(creation(session, null));
@@ -802,11 +807,15 @@ describe('PgSessionRepository: a write waiting for a row lock', () => {
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [held.id]);
     try {
-      const waiting = repository.write(renewal(held, null));
-      const free = others.map((session) => repository.write(renewal(session, null)));
+      const sentAt = performance.now();
+      const waiting = counted.write(renewal(held, null));
+      const free = others.map((session) => counted.write(renewal(session, null)));
 
       await expect(Promise.all(free)).resolves.toEqual([true, true, true]);
+      expect(performance.now() - sentAt).toBeGreaterThanOrEqual(50);
       expect(await Promise.race([waiting, 'still waiting'])).toBe('still waiting');
+      // One statement in flight, then the three gathered behind it: not one each.
+      expect(statements.filter((name) => name === 'sessions-update')).toHaveLength(2);
       await holder.query('COMMIT');
       await expect(waiting).resolves.toBe(true);
     } finally {

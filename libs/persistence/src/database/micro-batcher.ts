@@ -11,9 +11,11 @@ export interface MicroBatcherOptions<I = unknown> {
    */
   readonly sharedFailure?: (error: unknown) => boolean;
   /**
-   * A batch in flight this long is taken to be waiting (for a row lock, most
-   * likely) rather than working: it stops counting against `concurrency`, so
-   * the calls queued behind it go out, up to `maxStalled` such batches at once.
+   * A batch in flight this long (counted from when it went out, so event-loop
+   * delays count too) is taken to be waiting, for a row lock most likely,
+   * rather than working: it stops counting against `concurrency`, so the calls
+   * queued behind it go out. At most `concurrency + maxStalled` batches are in
+   * flight, stalled or not.
    */
   readonly stall?: { readonly afterMs: number; readonly maxStalled: number };
 }
