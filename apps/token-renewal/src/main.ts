@@ -62,8 +62,11 @@ async function main(): Promise<void> {
 
   // Module initialisation (signing keys among it) must finish before the consumer takes a record:
   // in a hybrid app, starting the microservices does not initialise the modules.
+  // A fatal report or a signal during start-up stops it: the steps after the stop began are not taken.
   await app.init();
+  if (stopping) return;
   await app.startAllMicroservices();
+  if (stopping) return;
   await app.listen(config.http.port, config.http.host);
   logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');
 }

@@ -45,7 +45,7 @@ export interface AppConfig {
   readonly signingKeys: {
     readonly dir: string;
     readonly generateIfMissing: boolean;
-    /** How long after a key's registration an instance lacking its file waits for it before it stops. */
+    /** How long after a key's activation an instance lacking its file waits for it before it stops. */
     readonly propagationGraceMs: number;
   };
   readonly sessionUpdates: { readonly recipientJwk: string | undefined; readonly plaintext: boolean };

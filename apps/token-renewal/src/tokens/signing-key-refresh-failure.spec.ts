@@ -5,8 +5,8 @@ import { signingKeyRefreshFailureHandler } from './signing-key-refresh-failure';
 const GRACE_MS = 5 * 60_000;
 const now = new Date('2026-11-30T12:00:00.000Z');
 const lastReadAt = new Date(now.getTime() - 60_000);
-const registeredAgo = (ms: number) => new Date(now.getTime() - ms);
-const missingFile = (registeredAt: Date) => new SigningKeyFileMissingError('kid-2', '/keys', registeredAt);
+const activatedAgo = (ms: number) => new Date(now.getTime() - ms);
+const missingFile = (activatedAt: Date) => new SigningKeyFileMissingError('kid-2', '/keys', activatedAt);
 const databaseDown = Object.assign(new Error('connect ECONNREFUSED /var/run/postgresql/.s.PGSQL.5432'), {
   code: 'ECONNREFUSED',
 });
@@ -24,9 +24,9 @@ function harness(current: boolean) {
 }
 
 describe('signingKeyRefreshFailureHandler', () => {
-  it('stops the instance once a key registered longer ago than the grace is still not here and it may no longer sign', () => {
+  it('stops the instance once a key activated longer ago than the grace is still not here and it may no longer sign', () => {
     const { handle, warnings, fatal } = harness(false);
-    const error = missingFile(registeredAgo(GRACE_MS + 1));
+    const error = missingFile(activatedAgo(GRACE_MS + 1));
     handle(error);
     expect(fatal).toEqual([{ error, context: expect.objectContaining({ lastReadAt }) }]);
     expect(warnings).toEqual([]);
@@ -34,7 +34,7 @@ describe('signingKeyRefreshFailureHandler', () => {
 
   it('only warns while the key is younger than the grace: a shared volume or mounted secret may lag behind a rotation', () => {
     const { handle, warnings, fatal } = harness(false);
-    const error = missingFile(registeredAgo(GRACE_MS));
+    const error = missingFile(activatedAgo(GRACE_MS));
     handle(error);
     expect(fatal).toEqual([]);
     expect(warnings).toEqual([expect.objectContaining({ err: error, signing: false })]);
@@ -42,7 +42,7 @@ describe('signingKeyRefreshFailureHandler', () => {
 
   it('only warns while the instance may still sign on its last read', () => {
     const { handle, fatal } = harness(true);
-    handle(missingFile(registeredAgo(GRACE_MS + 1)));
+    handle(missingFile(activatedAgo(GRACE_MS + 1)));
     expect(fatal).toEqual([]);
   });
 

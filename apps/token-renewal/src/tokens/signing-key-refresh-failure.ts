@@ -8,7 +8,7 @@ export interface FatalReporter {
 }
 
 export interface SigningKeyRefreshFailureOptions {
-  /** How long after its registration the active key's file may take to reach this instance. */
+  /** How long after its activation the active key's file may take to reach this instance. */
   readonly propagationGraceMs: number;
   readonly clock: Clock;
 }
@@ -21,9 +21,10 @@ export interface SigningKeyRefreshFailureOptions {
  *
  * The active key's file not here is this instance's deployment at fault, for
  * a while possibly every instance's: a shared volume or a mounted secret may
- * take a minute or two to show a new key. So it only warns while the key is
- * younger than the propagation grace, or while the instance may still sign on
- * its last read. Past both, it stops: its Kafka consumer would otherwise keep
+ * take a minute or two to show a new key. So it only warns while the key has
+ * been ACTIVE for less than the propagation grace (a retired key made ACTIVE
+ * again counts from then), or while the instance may still sign on its last
+ * read. Past both, it stops: its Kafka consumer would otherwise keep
  * its partitions and retry their records until someone noticed, while any
  * instance that has the key stands by. The partitions go to those, and the
  * restart fails at boot, naming the key and the directory, while the file is
@@ -41,7 +42,7 @@ export function signingKeyRefreshFailureHandler(
     if (
       error instanceof SigningKeyFileMissingError &&
       !current &&
-      options.clock.now().getTime() - error.registeredAt.getTime() > options.propagationGraceMs
+      options.clock.now().getTime() - error.activatedAt.getTime() > options.propagationGraceMs
     ) {
       fatal.report(error, {
         reason:

@@ -258,6 +258,30 @@ describe('SigningKeyRing', () => {
     });
   });
 
+  it('dates a key missing here from its latest activation (the retirement it caused): a retired key made ACTIVE again gets its grace afresh', async () => {
+    const first = setUp();
+    await first.ring.init();
+    const original = first.ring.signingKey().kid;
+    const kept = join(dirs.create(), 'kept');
+    cpSync(first.dir, kept, { recursive: true });
+    await first.ring.rotate();
+    // An instance deployed after the rotation, without the retired key's file.
+    const secondDir = join(dirs.create(), 'second');
+    cpSync(first.dir, secondDir, { recursive: true });
+    rmSync(join(secondDir, `${original}.jwk.json`));
+    const second = new SigningKeyRing({ ...first.options, dir: secondDir });
+    await second.init();
+
+    first.clock.advance(60 * 60_000);
+    await first.ring.rotate({ keyFile: join(kept, `${original}.jwk.json`) });
+    const failure = await second.refresh().catch((error: unknown) => error);
+
+    const row = (await first.registry.list()).find((key) => key.kid === original)!;
+    expect(first.clock.now().getTime() - row.createdAt.getTime()).toBe(60 * 60_000);
+    expect(failure).toBeInstanceOf(SigningKeyFileMissingError);
+    expect(failure).toMatchObject({ kid: original, activatedAt: first.clock.now() });
+  });
+
   it('refuses a registry row whose public key does not match its kid', async () => {
     const { ring, registry } = setUp();
     await ring.init();

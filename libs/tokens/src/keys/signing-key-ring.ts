@@ -87,8 +87,8 @@ export class SigningKeyFileMissingError extends SigningKeyRingError {
   constructor(
     readonly kid: string,
     readonly dir: string,
-    /** When the key was registered: how long its file has had to arrive. */
-    readonly registeredAt: Date,
+    /** When the key became ACTIVE: how long its file has had to arrive. */
+    readonly activatedAt: Date,
     options?: ErrorOptions,
   ) {
     super(
@@ -396,11 +396,14 @@ export class SigningKeyRing {
       try {
         await this.scanDirectory();
       } catch (cause) {
-        throw new SigningKeyFileMissingError(active.kid, this.options.dir, active.createdAt, { cause });
+        throw new SigningKeyFileMissingError(active.kid, this.options.dir, activeSince(active, rows), {
+          cause,
+        });
       }
     }
     const activeFile = this.files.get(active.kid)?.at(-1);
-    if (!activeFile) throw new SigningKeyFileMissingError(active.kid, this.options.dir, active.createdAt);
+    if (!activeFile)
+      throw new SigningKeyFileMissingError(active.kid, this.options.dir, activeSince(active, rows));
     const published = new Map<string, PublishedKey>();
     // The active key first: the JWKS lists it first.
     for (const row of [active, ...rows.filter((row) => row !== active)]) {
@@ -445,6 +448,21 @@ function chooseActive(rows: readonly SigningKeyRecord[]): SigningKeyRecord | und
     .filter((row) => row.status === 'ACTIVE')
     .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.kid.localeCompare(b.kid))
     .at(-1);
+}
+
+/**
+ * When the active key became active, as the registry shows it: its
+ * registration, or the last retirement of another key, since an activation
+ * retires every other ACTIVE key at that moment. (A retired key made ACTIVE
+ * again, `keys rotate --key-file` with a key used before, keeps its first
+ * registration time; counted from that, its file would have had no time to
+ * reach the instances.) Retired keys leave the registry only once their last
+ * token has expired, long after the activation that retired them mattered.
+ */
+function activeSince(active: SigningKeyRecord, rows: readonly SigningKeyRecord[]): Date {
+  let since = active.createdAt.getTime();
+  for (const row of rows) if (row.retiredAt) since = Math.max(since, row.retiredAt.getTime());
+  return new Date(since);
 }
 
 function isPublished(row: SigningKeyRecord, now: Date): boolean {
