@@ -21,6 +21,7 @@ import {
   SELECT_REFRESH_TOKEN_BY_HASH,
 } from '../../libs/persistence/src/sessions/session-read.sql';
 import { UPDATE_SESSIONS } from '../../libs/persistence/src/sessions/session-write.sql';
+import type { MicroBatcherOptions } from '../../libs/persistence/src/database/micro-batcher';
 import { countingSql } from '../support/counting-sql';
 import { createTestDatabase, testPool, type TestDatabase } from '../support/database';
 import { explain, indexConditions, indexesRead, scansOf } from '../support/query-plans';
@@ -227,6 +228,13 @@ function expectedEvent(update: SessionUpdate, id: string, time: Date): Record<st
 }
 
 const lastEventId = () => eventIds.issued[eventIds.issued.length - 1]!;
+
+/** A repository of its own whose statements are counted by name. */
+function countedRepository(batching?: MicroBatcherOptions<readonly SessionWrite[]>) {
+  const { sql, statements } = countingSql(new PgSql(pool));
+  const encoder = new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock);
+  return { repository: new PgSessionRepository(sql, encoder, undefined, batching), statements };
+}
 
 beforeAll(async () => {
   database = await createTestDatabase('session_repo');
@@ -768,13 +776,7 @@ describe('PgSessionRepository: two writes of one session on the same version in 
 
 describe('PgSessionRepository: concurrent single writes', () => {
   it('share statements, and each caller learns its own outcome', async () => {
-    const { sql: counting, statements } = countingSql(new PgSql(pool));
-    const batching = new PgSessionRepository(
-      counting,
-      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
-      undefined,
-      { concurrency: 1, maxBatch: 64 },
-    );
+    const { repository: batching, statements } = countedRepository({ concurrency: 1, maxBatch: 64 });
     const sessions = Array.from({ length: 30 }, (_, i) => aSession({ userId: `user-${i}` }));
     for (const session of sessions) await repository.write(creation(session, null));
     const current = sessions.map((session) => renewal(session, null, { authorities: ['ROLE_NEXT'] }));
@@ -794,11 +796,7 @@ describe('PgSessionRepository: concurrent single writes', () => {
 
 describe('PgSessionRepository: a write waiting for a row lock', () => {
   it('holds back only its own statement: the writes behind it go out together in another once it has waited 50 ms', async () => {
-    const { sql: counting, statements } = countingSql(new PgSql(pool));
-    const counted = new PgSessionRepository(
-      counting,
-      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
-    );
+    const { repository: counted, statements } = countedRepository();
     const held = aSession({ userId: 'user-held' });
     const others = Array.from({ length: 3 }, (_, i) => aSession({ userId: `user-free-${i}` }));
     for (const session of [held, ...others]) await repository.write(creation(session, null));
@@ -952,11 +950,7 @@ describe('PgSessionRepository: plans on a table without statistics', () => {
   });
 
   it('plans a large batch of writes for its own size each time (unnamed) and prepares a small one once', async () => {
-    const { sql: counting, statements } = countingSql(new PgSql(pool));
-    const counted = new PgSessionRepository(
-      counting,
-      new SessionUpdateEncoder(TOPIC, new PlaintextTokenSealer(), eventIds, clock),
-    );
+    const { repository: counted, statements } = countedRepository();
     const sessions = Array.from({ length: PLAN_EACH_TIME_FROM * 2 - 1 }, (_, i) =>
       aSession({ userId: `user-${i}` }),
     );
