@@ -156,6 +156,7 @@ describe('Prometheus metrics (e2e)', () => {
       iam_kafka_consumer_lag: 'gauge',
       iam_kafka_batches_handed_off: 'gauge',
       iam_outbox_backlog: 'gauge',
+      iam_session_write_stalls_total: 'counter',
       iam_messages_published_total: 'counter',
       iam_role_change_staleness_seconds: 'histogram',
       iam_housekeeping_deleted_rows_total: 'counter',

@@ -13,7 +13,7 @@ import {
   type UpdateCause,
 } from '@iam/domain';
 import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
-import { PgSessionRepository, PgSql, PLAN_EACH_TIME_FROM } from '@iam/persistence';
+import { PgSessionRepository, PgSql, PLAN_EACH_TIME_FROM, sessionWriteBatching } from '@iam/persistence';
 import { PlaintextTokenSealer } from '@iam/tokens';
 import { FakeClock, SequentialIds, uuidNumber } from '../../libs/domain/src/testing';
 import {
@@ -796,7 +796,8 @@ describe('PgSessionRepository: concurrent single writes', () => {
 
 describe('PgSessionRepository: a write waiting for a row lock', () => {
   it('holds back only its own statement: the writes behind it go out together in another once it has waited 50 ms', async () => {
-    const { repository: counted, statements } = countedRepository();
+    let stalls = 0;
+    const { repository: counted, statements } = countedRepository(sessionWriteBatching(() => (stalls += 1)));
     const held = aSession({ userId: 'user-held' });
     const others = Array.from({ length: 3 }, (_, i) => aSession({ userId: `user-free-${i}` }));
     for (const session of [held, ...others]) await repository.write(creation(session, null));
@@ -814,6 +815,7 @@ describe('PgSessionRepository: a write waiting for a row lock', () => {
       expect(await Promise.race([waiting, 'still waiting'])).toBe('still waiting');
       // One statement in flight, then the three gathered behind it: not one each.
       expect(statements.filter((name) => name === 'sessions-update')).toHaveLength(2);
+      expect(stalls).toBe(1);
       await holder.query('COMMIT');
       await expect(waiting).resolves.toBe(true);
     } finally {

@@ -2,7 +2,8 @@ import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@iam/config';
 import { SessionTokenIssuer, type Clock, type IdGenerator, type TokenSigner } from '@iam/domain';
 import { SessionUpdateEncoder, type OutboxSignal } from '@iam/messaging';
-import { PgRoleSnapshotLoader, PgSessionRepository, type Sql } from '@iam/persistence';
+import { ServiceMetrics } from '@iam/observability';
+import { PgRoleSnapshotLoader, PgSessionRepository, sessionWriteBatching, type Sql } from '@iam/persistence';
 import type { TokenSealer } from '@iam/tokens';
 import {
   CLOCK,
@@ -29,9 +30,14 @@ import {
     },
     {
       provide: SESSION_REPOSITORY,
-      inject: [SQL, SESSION_UPDATE_ENCODER, OUTBOX_SIGNAL],
-      useFactory: (sql: Sql, encoder: SessionUpdateEncoder, outbox: OutboxSignal) =>
-        new PgSessionRepository(sql, encoder, outbox),
+      inject: [SQL, SESSION_UPDATE_ENCODER, OUTBOX_SIGNAL, ServiceMetrics],
+      useFactory: (sql: Sql, encoder: SessionUpdateEncoder, outbox: OutboxSignal, metrics: ServiceMetrics) =>
+        new PgSessionRepository(
+          sql,
+          encoder,
+          outbox,
+          sessionWriteBatching(() => metrics.sessionWriteStalls.inc()),
+        ),
     },
     { provide: ROLE_SNAPSHOT_LOADER, inject: [SQL], useFactory: (sql: Sql) => new PgRoleSnapshotLoader(sql) },
     {

@@ -70,6 +70,14 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly sessionWriteStalls = new Counter({
+    name: 'iam_session_write_stalls_total',
+    help:
+      'Session-write statements sent beside one in flight for 50 ms or more, which is waiting for a ' +
+      'row lock most likely (a replay dry run, another instance writing the same sessions).',
+    registers: [this.registry],
+  });
+
   readonly messagesPublished = new Counter({
     name: 'iam_messages_published_total',
     help: 'Messages the outbox relay committed to Kafka, by topic.',

@@ -142,22 +142,30 @@ describe('MicroBatcher with a stall', () => {
 
   const stallAfter = { afterMs: 50, maxStalled: 2 };
 
-  it('sends the calls queued behind a batch once it has been in flight for `afterMs`', async () => {
+  it('sends the calls queued behind a batch once it has been in flight for `afterMs`, and says so', async () => {
     const { calls, run } = gatedRun();
-    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, stall: stallAfter });
+    let sentBesideStalled = 0;
+    const stall = { ...stallAfter, onSentBesideStalled: () => (sentBesideStalled += 1) };
+    const batcher = new MicroBatcher(run, { concurrency: 1, maxBatch: 10, stall });
 
     const first = batcher.submit(1);
     const queued = [2, 3].map((item) => batcher.submit(item));
     await vi.advanceTimersByTimeAsync(49);
     expect(calls.map((call) => call.items)).toEqual([[1]]);
+    expect(sentBesideStalled).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(calls.map((call) => call.items)).toEqual([[1], [2, 3]]);
+    expect(sentBesideStalled).toBe(1);
 
     // The stalled batch answers whenever it is done, and the other answered first.
     calls[1]!.release();
     await expect(Promise.all(queued)).resolves.toEqual(['out-2', 'out-3']);
     calls[0]!.release();
     await expect(first).resolves.toBe('out-1');
+    // Alone again: the next call goes out at once, as any lone call.
+    void batcher.submit(4);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3], [4]]);
+    expect(sentBesideStalled).toBe(1);
   });
 
   it('counts from the youngest batches: a call waits for the one sent last to stall, not the oldest', async () => {

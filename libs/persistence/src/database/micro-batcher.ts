@@ -17,7 +17,12 @@ export interface MicroBatcherOptions<I = unknown> {
    * queued behind it go out. At most `concurrency + maxStalled` batches are in
    * flight, stalled or not.
    */
-  readonly stall?: { readonly afterMs: number; readonly maxStalled: number };
+  readonly stall?: {
+    readonly afterMs: number;
+    readonly maxStalled: number;
+    /** Told of each batch sent beside a stalled one (operators count them: iam_session_write_stalls_total). */
+    readonly onSentBesideStalled?: () => void;
+  };
 }
 
 interface Pending<I, O> {
@@ -72,6 +77,8 @@ export class MicroBatcher<I, O> {
   private dispatch(): void {
     while (this.queue.length > 0 && this.hasRoom()) {
       const batch = this.queue.splice(0, this.countForNextBatch());
+      // Room past `concurrency` is only ever made by stalled batches.
+      if (this.inFlight.length >= this.options.concurrency) this.options.stall?.onSentBesideStalled?.();
       const sentAt = performance.now();
       this.inFlight.push(sentAt);
       void this.settle(batch).finally(() => {

@@ -20,7 +20,7 @@ const MANY = LOAD_SESSIONS_WITH_ROLE_SNAPSHOT(SESSION_COLUMNS);
 
 /**
  * Concurrent renewals' reads share statements, one in flight, like their
- * writes (SESSION_WRITE_BATCHING); a read waits for no row lock, so it needs
+ * writes (sessionWriteBatching); a read waits for no row lock, so it needs
  * no room made for the reads behind it.
  */
 export const SESSION_READ_BATCHING: MicroBatcherOptions = {

@@ -30,13 +30,17 @@ import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
  * of the instance (`exactly-once.e2e-spec.ts`, a long fan-out holds back no
  * other partition).
  */
-export const SESSION_WRITE_BATCHING: MicroBatcherOptions<readonly SessionWrite[]> = {
-  concurrency: 1,
-  stall: { afterMs: 50, maxStalled: 3 },
-  maxBatch: 500,
-  weigh: (writes) => writes.length,
-  sharedFailure: isDatabaseUnavailable,
-};
+export function sessionWriteBatching(
+  onSentBesideStalled?: () => void,
+): MicroBatcherOptions<readonly SessionWrite[]> {
+  return {
+    concurrency: 1,
+    stall: { afterMs: 50, maxStalled: 3, onSentBesideStalled },
+    maxBatch: 500,
+    weigh: (writes) => writes.length,
+    sharedFailure: isDatabaseUnavailable,
+  };
+}
 
 /** Sessions, their refresh tokens and their outbox messages, over raw SQL (the renewal hot path). */
 export class PgSessionRepository implements SessionRepository {
@@ -51,7 +55,7 @@ export class PgSessionRepository implements SessionRepository {
     private readonly encoder: SessionUpdateEncoder,
     /** Told when messages were committed to the outbox, so this process's relay sends them at once. */
     private readonly outbox?: OutboxSignal,
-    batching: MicroBatcherOptions<readonly SessionWrite[]> = SESSION_WRITE_BATCHING,
+    batching: MicroBatcherOptions<readonly SessionWrite[]> = sessionWriteBatching(),
   ) {
     this.updates = new MicroBatcher((calls) => this.updateCalls(calls), batching);
   }
