@@ -210,6 +210,8 @@ describe('exactly-once processing of change events (e2e)', () => {
       const during = await scrapeMetrics();
       expect(valueOf(during, 'iam_kafka_batches_handed_off')).toBe(1);
       expect(businessLag(during), lagsOf(during)).toBe(1);
+      // The bystander's write went out beside the fan-out page waiting for the held row.
+      expect(valueOf(during, 'iam_session_write_stalls_total')).toBeGreaterThanOrEqual(1);
     } finally {
       await held.release();
     }
