@@ -221,6 +221,42 @@ describe('MicroBatcher with a stall', () => {
     await expect(Promise.all([...answers, later])).resolves.toEqual(['out-1', 'out-2', 'out-3', 'out-4']);
   });
 
+  it('runs the items of a failed batch one by one in the batch’s own slot: calls behind it still wait', async () => {
+    const seen: number[][] = [];
+    const reruns: Array<() => void> = [];
+    const batcher = new MicroBatcher(
+      async (items: readonly number[]) => {
+        seen.push([...items]);
+        if (items.length > 1) throw new Error('one of them is bad');
+        // Each item alone waits for the test, so the slot stays taken while they run.
+        await new Promise<void>((resolve) => reruns.push(resolve));
+        if (items[0] === 2) throw new Error('item 2 is bad');
+        return items.map((item) => item * 10);
+      },
+      { concurrency: 1, maxBatch: 10, stall: stallAfter },
+    );
+
+    const first = batcher.submit(0);
+    const batch = [1, 2].map((item) => batcher.submit(item));
+    reruns.shift()!();
+    await expect(first).resolves.toBe(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([[0], [1, 2], [1]]);
+    const behind = batcher.submit(3);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(seen).toEqual([[0], [1, 2], [1]]);
+
+    reruns.shift()!();
+    await vi.advanceTimersByTimeAsync(0);
+    reruns.shift()!();
+    const settled = await Promise.allSettled(batch);
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([[0], [1, 2], [1], [2], [3]]);
+    reruns.shift()!();
+    await expect(behind).resolves.toBe(30);
+  });
+
   it('refuses a stall of no time or a negative maximum', () => {
     const options = { concurrency: 1, maxBatch: 1 };
     expect(
