@@ -198,6 +198,8 @@ describe('exactly-once processing of change events (e2e)', () => {
     try {
       await publish(businessTopic(), [granted]);
       await updates.waitForCause(granted.id, 64, 30_000);
+      // The fan-out has reached the held row: its write of that page waits from now on.
+      await held.waitedOn();
 
       // On the other input topic, so on another partition: kafkajs fetches both in one request.
       const change = events.userRoleGranted(bystander, 'NOT-HELD-BACK');

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import type { Application, UserToken } from './applications';
 import { events, publish } from './events';
 import type { Deployment } from './service';
+import { waitUntil } from './renewal';
 import { waitUntilConsumed } from './session-updates';
 
 /** Sessions opened at once while a fan-out's business is being populated. */
@@ -36,6 +37,8 @@ export async function openBusinessSessions(
 
 /** A session row held locked in an open transaction: a fan-out's write of it waits until released. */
 export interface HeldSession {
+  /** Resolves once another database session waits for the held row (the fan-out's write of it). */
+  waitedOn(timeoutMs?: number): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -64,7 +67,24 @@ export async function holdBusinessSession(
     await client.end();
     throw error;
   }
+  // pg_locks is read live, not from the transaction's statistics snapshot as pg_stat_activity is.
+  const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [
+    { pid: number },
+  ];
   return {
+    async waitedOn(timeoutMs = 30_000) {
+      await waitUntil(
+        'a statement waiting for the held session row',
+        async () => {
+          const { rows } = await client.query<{ waiting: number }>(
+            'SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))',
+            [pid],
+          );
+          return rows[0]!.waiting > 0 ? true : undefined;
+        },
+        { timeoutMs, intervalMs: 50 },
+      );
+    },
     async release() {
       try {
         await client.query('ROLLBACK');
