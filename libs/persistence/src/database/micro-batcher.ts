@@ -20,7 +20,7 @@ export interface MicroBatcherOptions<I = unknown> {
   readonly stall?: {
     readonly afterMs: number;
     readonly maxStalled: number;
-    /** Told of each batch sent beside a stalled one (operators count them: iam_session_write_stalls_total). */
+    /** Told of each batch sent beside a stalled one (for a metric: how often waits hold batches up). */
     readonly onSentBesideStalled?: () => void;
   };
 }
@@ -93,8 +93,9 @@ export class MicroBatcher<I, O> {
     const { concurrency, stall } = this.options;
     if (!stall) return this.inFlight.length < concurrency;
     if (this.inFlight.length >= concurrency + stall.maxStalled) return false;
-    const stalledBefore = performance.now() - stall.afterMs;
-    return this.inFlight.filter((sentAt) => sentAt > stalledBefore).length < concurrency;
+    // Oldest first: fewer than `concurrency` are young when the `concurrency`-th newest has stalled.
+    const nthNewest = this.inFlight[this.inFlight.length - concurrency];
+    return nthNewest === undefined || nthNewest <= performance.now() - stall.afterMs;
   }
 
   /** While calls wait for room, wakes when the next batch in flight will count as stalled. */

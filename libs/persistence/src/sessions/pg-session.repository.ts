@@ -19,16 +19,16 @@ import { INSERT_SESSION, UPDATE_SESSIONS } from './session-write.sql';
  * Concurrent writers share statements, up to 500 writes in one (a fan-out
  * page, FANOUT_BATCH_SIZE; a write is about 5 kB of statement input), with one
  * statement in flight: fewer, larger statements cost the event loop and
- * PostgreSQL less than the waits they add (alternated pairs against two in
- * flight, bench:http closed loop: seventeenth session median 1,378 against
- * 1,272/s, p50 at 1,000/s offered 22 against 35 ms; eighteenth, with the
- * stall below, 994, 993, 948 against 865, 887, 892/s; earlier code, at
- * ~810/s, had measured two ahead). A statement still in flight after 50 ms is taken to
- * wait for a row lock (a replay's dry run holds the rows it writes; a fan-out
- * page meets a session another instance is writing) and makes room for the
- * next, up to three such: otherwise one held row would hold back every write
- * of the instance (`exactly-once.e2e-spec.ts`, a long fan-out holds back no
- * other partition).
+ * PostgreSQL less than the waits they add (bench:http closed loop +8 to +12 %
+ * against two in flight, in alternated pairs; docs/benchmarks-history.md,
+ * seventeenth and eighteenth sessions).
+ *
+ * A statement still in flight after 50 ms is taken to wait for a row lock (a
+ * replay's dry run holds the rows it writes; a fan-out page meets a session
+ * another instance is writing) and makes room for the next, with at most four
+ * in flight: otherwise one held row would hold back every write of the
+ * instance (`exactly-once.e2e-spec.ts`, a long fan-out holds back no other
+ * partition).
  */
 export function sessionWriteBatching(
   onSentBesideStalled?: () => void,

@@ -391,19 +391,18 @@ export class SigningKeyRing {
     const now = this.clock.now();
     const active = chooseActive(rows);
     if (!active) throw new SigningKeyRingError('the signing key registry has no ACTIVE key');
+    const missingHere = (options?: ErrorOptions) =>
+      new SigningKeyFileMissingError(active.kid, this.options.dir, activeSince(active, rows), options);
     // A key activated elsewhere (another instance, the CLI) was written to the shared directory after our last scan.
     if (!this.files.has(active.kid)) {
       try {
         await this.scanDirectory();
       } catch (cause) {
-        throw new SigningKeyFileMissingError(active.kid, this.options.dir, activeSince(active, rows), {
-          cause,
-        });
+        throw missingHere({ cause });
       }
     }
     const activeFile = this.files.get(active.kid)?.at(-1);
-    if (!activeFile)
-      throw new SigningKeyFileMissingError(active.kid, this.options.dir, activeSince(active, rows));
+    if (!activeFile) throw missingHere();
     const published = new Map<string, PublishedKey>();
     // The active key first: the JWKS lists it first.
     for (const row of [active, ...rows.filter((row) => row !== active)]) {
