@@ -6,6 +6,7 @@ import { prepareDatabase } from '@iam/persistence';
 import { createApp } from './bootstrap/create-app';
 import { warnOfUndersizedTopics } from './bootstrap/undersized-topics.warning';
 import { FatalErrors } from './lifecycle/fatal-errors';
+import { ServiceLifecycle } from './lifecycle/service-lifecycle';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 25_000;
@@ -34,41 +35,22 @@ async function main(): Promise<void> {
   void warnOfUndersizedTopics(setupKafka, config, logger);
 
   const app = await createApp(config, logger);
-  let stopping = false;
-  const stop = async (reason: string, exitCode: number) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason }, 'shutting down');
-    setTimeout(() => {
-      logger.error('graceful shutdown timed out');
-      process.exit(exitCode || 1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
-    try {
-      await app.close();
-    } catch (error) {
-      logger.error({ err: error }, 'error during shutdown');
-      exitCode = exitCode || 1;
-    }
-    logger.info('stopped');
-    process.exit(exitCode);
-  };
-  app.get(FatalErrors).onFatal(() => void stop('fatal error', 1));
+  const lifecycle = new ServiceLifecycle(app, {
+    logger,
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    exit: (code) => process.exit(code),
+  });
+  app.get(FatalErrors).onFatal(() => void lifecycle.stop('fatal error', 1));
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
-    void stop('unhandled rejection', 1);
+    void lifecycle.stop('unhandled rejection', 1);
   });
-  process.once('SIGTERM', () => void stop('SIGTERM', 0));
-  process.once('SIGINT', () => void stop('SIGINT', 0));
+  process.once('SIGTERM', () => void lifecycle.stop('SIGTERM', 0));
+  process.once('SIGINT', () => void lifecycle.stop('SIGINT', 0));
 
-  // Module initialisation (signing keys among it) must finish before the consumer takes a record:
-  // in a hybrid app, starting the microservices does not initialise the modules.
-  // A fatal report or a signal during start-up stops it: the steps after the stop began are not taken.
-  await app.init();
-  if (stopping) return;
-  await app.startAllMicroservices();
-  if (stopping) return;
-  await app.listen(config.http.port, config.http.host);
-  logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');
+  if (await lifecycle.start(config.http.port, config.http.host)) {
+    logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');
+  }
 }
 
 main().catch((error: unknown) => {

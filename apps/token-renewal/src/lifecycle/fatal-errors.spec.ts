@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { FatalErrors } from './fatal-errors';
 
 function fatalErrors() {
-  const logger = { fatal: vi.fn() };
+  const logger = { fatal: vi.fn(), error: vi.fn() };
   return { errors: new FatalErrors(logger as unknown as Logger), logger };
 }
 
@@ -47,5 +47,25 @@ describe('FatalErrors', () => {
     errors.report(broken, {});
 
     await expect(raced).rejects.toBe(broken);
+  });
+
+  it('tells every listener even when one before it throws, and logs what it threw', () => {
+    const { errors, logger } = fatalErrors();
+    const listenerFault = new Error('a listener broke');
+    const heard: unknown[] = [];
+    errors.onFatal(() => {
+      throw listenerFault;
+    });
+    errors.onFatal((error) => heard.push(error));
+    const broken = new Error('a consume loop broke');
+
+    errors.report(broken, {});
+    errors.onFatal(() => {
+      throw listenerFault;
+    });
+
+    expect(heard).toEqual([broken]);
+    expect(logger.error).toHaveBeenCalledTimes(2);
+    expect(logger.error).toHaveBeenCalledWith({ err: listenerFault }, 'a fatal-error listener failed');
   });
 });

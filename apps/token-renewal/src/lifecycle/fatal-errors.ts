@@ -19,7 +19,7 @@ export class FatalErrors {
   /** Each listener hears the first report, even one made before it was added (during start-up, say). */
   onFatal(listener: FatalListener): void {
     this.listeners.push(listener);
-    if (this.first) listener(this.first.error);
+    if (this.first) this.tell(listener, this.first.error);
   }
 
   /** Settles, as a rejection, with the first report: for work that must fail when the service would stop. */
@@ -32,6 +32,15 @@ export class FatalErrors {
     if (this.first) return;
     this.first = { error };
     this.logger.fatal({ err: error, ...context }, 'unrecoverable failure; stopping the service');
-    for (const listener of this.listeners) listener(error);
+    for (const listener of this.listeners) this.tell(listener, error);
+  }
+
+  // A listener that throws must not keep the ones after it (main.ts's stop among them) from hearing.
+  private tell(listener: FatalListener, error: unknown): void {
+    try {
+      listener(error);
+    } catch (listenerError) {
+      this.logger.error({ err: listenerError }, 'a fatal-error listener failed');
+    }
   }
 }

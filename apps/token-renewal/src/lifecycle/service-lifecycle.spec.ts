@@ -1,0 +1,110 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ServiceLifecycle, type StartableApp } from './service-lifecycle';
+
+/** An app whose start-up steps are recorded, and whose init can be held open. */
+function fakeApp() {
+  const steps: string[] = [];
+  let releaseInit: () => void = () => {};
+  let failInit: (error: Error) => void = () => {};
+  const held = new Promise<void>((resolve, reject) => {
+    releaseInit = resolve;
+    failInit = reject;
+  });
+  const app: StartableApp & { close: ReturnType<typeof vi.fn> } = {
+    init: async () => {
+      steps.push('init');
+      await held;
+    },
+    startAllMicroservices: async () => void steps.push('microservices'),
+    listen: async (port: number, host: string) => void steps.push(`listen ${host}:${port}`),
+    close: vi.fn(async () => void steps.push('close')),
+  };
+  return { app, steps, releaseInit, failInit };
+}
+
+function lifecycleOf(app: StartableApp) {
+  const logger = { info: vi.fn(), error: vi.fn() };
+  const exit = vi.fn();
+  const lifecycle = new ServiceLifecycle(app, { logger, exit, shutdownTimeoutMs: 25_000 });
+  return { lifecycle, logger, exit };
+}
+
+describe('ServiceLifecycle', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('initialises, then starts consuming, then listens', async () => {
+    const { app, steps, releaseInit } = fakeApp();
+    const { lifecycle, exit } = lifecycleOf(app);
+    releaseInit();
+
+    await expect(lifecycle.start(8080, '127.0.0.1')).resolves.toBe(true);
+
+    expect(steps).toEqual(['init', 'microservices', 'listen 127.0.0.1:8080']);
+    expect(exit).not.toHaveBeenCalled();
+  });
+
+  it('takes no start-up step after a stop begun during initialisation (a fatal report, a signal)', async () => {
+    const { app, steps, releaseInit } = fakeApp();
+    const { lifecycle, exit } = lifecycleOf(app);
+
+    const started = lifecycle.start(8080, '127.0.0.1');
+    await vi.waitFor(() => expect(steps).toEqual(['init']));
+    const stopped = lifecycle.stop('fatal error', 1);
+    releaseInit();
+
+    await expect(started).resolves.toBe(false);
+    await stopped;
+    expect(steps).toEqual(['init', 'close']);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
+  });
+
+  it('leaves a step that fails because the stop closed the app under it to the stop, with its exit code', async () => {
+    const { app, steps, failInit } = fakeApp();
+    const { lifecycle, exit } = lifecycleOf(app);
+
+    const started = lifecycle.start(8080, '127.0.0.1');
+    await vi.waitFor(() => expect(steps).toEqual(['init']));
+    const stopped = lifecycle.stop('SIGTERM', 0);
+    failInit(new Error('Connection terminated'));
+
+    await expect(started).resolves.toBe(false);
+    await stopped;
+    expect(exit).toHaveBeenCalledExactlyOnceWith(0);
+  });
+
+  it('passes on a start-up step that fails with no stop begun', async () => {
+    const { app, failInit } = fakeApp();
+    const { lifecycle } = lifecycleOf(app);
+    const missingKey = new Error('signing key file missing');
+    failInit(missingKey);
+
+    await expect(lifecycle.start(8080, '127.0.0.1')).rejects.toBe(missingKey);
+  });
+
+  it('stops once however many reasons arrive, and exits non-zero when closing fails', async () => {
+    const { app } = fakeApp();
+    app.close.mockRejectedValueOnce(new Error('broker gone'));
+    const { lifecycle, logger, exit } = lifecycleOf(app);
+
+    await Promise.all([lifecycle.stop('SIGTERM', 0), lifecycle.stop('fatal error', 1)]);
+
+    expect(app.close).toHaveBeenCalledTimes(1);
+    expect(logger.error).toHaveBeenCalledWith({ err: expect.any(Error) }, 'error during shutdown');
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
+  });
+
+  it('exits non-zero when closing outlasts the shutdown timeout', async () => {
+    vi.useFakeTimers();
+    const { app } = fakeApp();
+    app.close.mockReturnValueOnce(new Promise<void>(() => {}));
+    const { lifecycle, logger, exit } = lifecycleOf(app);
+
+    void lifecycle.stop('SIGTERM', 0);
+    await vi.advanceTimersByTimeAsync(24_999);
+    expect(exit).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(logger.error).toHaveBeenCalledWith('graceful shutdown timed out');
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
+  });
+});
