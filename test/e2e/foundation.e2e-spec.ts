@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createDeployment,
@@ -52,6 +53,22 @@ describe('the service as started by its users (e2e)', () => {
     expect(parsed.reqId).toBe(generated.headers.get('x-request-id'));
     for (const entry of service.logs) expect(() => JSON.parse(entry)).not.toThrow();
   });
+
+  it.runIf(process.platform === 'linux')(
+    'runs its helper threads (thread pool, V8) below the event loop, at HELPER_THREAD_NICE',
+    () => {
+      const pid = service.pid!;
+      // /proc/<pid>/task/<tid>/stat: the nice value is the 19th field, the 17th after the command's closing bracket.
+      const niceOf = (tid: string) =>
+        Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      const helpers = readdirSync(`/proc/${pid}/task`).filter((tid) => Number(tid) !== pid);
+
+      expect(niceOf(String(pid))).toBe(0);
+      // libuv's pool alone has four threads.
+      expect(helpers.length).toBeGreaterThanOrEqual(4);
+      expect(helpers.map(niceOf)).toEqual(helpers.map(() => 10));
+    },
+  );
 
   it('answers unknown routes with an AuthMe error body', async () => {
     const response = await service.fetch('/nope');

@@ -128,6 +128,14 @@ export const environmentSchema = z.object({
   // Half of Kafka's default message.max.bytes (1 MiB), which bounds each partition's share of a batch.
   OUTBOX_BATCH_BYTES: positiveInt.default(512 * 1024),
   OUTBOX_LINGER: durationSetting({ zero: true, example: '20ms' }).default(20),
+
+  // 0 leaves the helper threads at the event loop's priority; a process may lower its threads' priority, never raise it.
+  HELPER_THREAD_NICE: z.coerce
+    .number()
+    .int()
+    .min(0, 'expected a nice value from 0 to 19')
+    .max(19, 'expected a nice value from 0 to 19')
+    .default(10),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -33,6 +33,18 @@ describe('loadConfig: the environment, validated once at boot', () => {
       endedSessionRetentionMs: 7 * 86_400_000,
     });
     expect(config.outbox.lingerMs).toBe(20);
+    expect(config.helperThreadNice).toBe(10);
+  });
+
+  it('takes a helper-thread nice value from 0 (unchanged) to 19, and nothing that would raise a priority', () => {
+    expect(loadConfig({ ...REQUIRED, HELPER_THREAD_NICE: '0' }).helperThreadNice).toBe(0);
+    expect(loadConfig({ ...REQUIRED, HELPER_THREAD_NICE: '19' }).helperThreadNice).toBe(19);
+    expect(problems({ ...REQUIRED, HELPER_THREAD_NICE: '-5' })).toEqual([
+      'HELPER_THREAD_NICE: expected a nice value from 0 to 19',
+    ]);
+    expect(problems({ ...REQUIRED, HELPER_THREAD_NICE: '20' })).toEqual([
+      'HELPER_THREAD_NICE: expected a nice value from 0 to 19',
+    ]);
   });
 
   it('reads durations with a unit, and a bare number as seconds (as in a JWT)', () => {

@@ -58,6 +58,8 @@ export interface AppConfig {
   };
   readonly fanOut: { readonly batchSize: number };
   readonly outbox: { readonly batchSize: number; readonly batchBytes: number; readonly lingerMs: number };
+  /** The nice value of every thread of the process but the event loop's (thread pool, V8's helpers); 0: unchanged. */
+  readonly helperThreadNice: number;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
@@ -128,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     fanOut: { batchSize: e.FANOUT_BATCH_SIZE },
     outbox: { batchSize: e.OUTBOX_BATCH_SIZE, batchBytes: e.OUTBOX_BATCH_BYTES, lingerMs: e.OUTBOX_LINGER },
+    helperThreadNice: e.HELPER_THREAD_NICE,
   };
 }
 

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import {
+  linuxProcessThreads,
+  lowerHelperThreadPriority,
+  type ProcessThreads,
+} from './helper-thread-priority';
+
+function fakeThreads(ids: readonly number[] | undefined, ended: readonly number[] = []) {
+  const set = new Map<number, number>();
+  const threads: ProcessThreads = {
+    list: () => ids,
+    eventLoopThread: 100,
+    setNice(id, nice) {
+      if (ended.includes(id)) return false;
+      set.set(id, nice);
+      return true;
+    },
+  };
+  return { threads, set };
+}
+
+describe('lowerHelperThreadPriority', () => {
+  it('lowers every thread but the event loop', async () => {
+    const { threads, set } = fakeThreads([100, 101, 102, 107]);
+
+    await expect(lowerHelperThreadPriority(10, threads)).resolves.toBe(3);
+
+    expect([...set]).toEqual([
+      [101, 10],
+      [102, 10],
+      [107, 10],
+    ]);
+  });
+
+  it('passes over a thread that ended since the listing', async () => {
+    const { threads, set } = fakeThreads([100, 101, 102], [101]);
+
+    await expect(lowerHelperThreadPriority(5, threads)).resolves.toBe(1);
+    expect([...set.keys()]).toEqual([102]);
+  });
+
+  it('changes nothing at 0, or where the system does not list threads', async () => {
+    const listed = fakeThreads([100, 101]);
+    await expect(lowerHelperThreadPriority(0, listed.threads)).resolves.toBe(0);
+    expect(listed.set.size).toBe(0);
+
+    const unlisted = fakeThreads(undefined);
+    await expect(lowerHelperThreadPriority(10, unlisted.threads)).resolves.toBe(0);
+  });
+
+  it('passes on a refusal other than a thread having ended', async () => {
+    const refusal = Object.assign(new Error('uv_os_setpriority returned EACCES'), {
+      info: { code: 'EACCES' },
+    });
+    const threads: ProcessThreads = {
+      list: () => [100, 101],
+      eventLoopThread: 100,
+      setNice: () => {
+        throw refusal;
+      },
+    };
+
+    await expect(lowerHelperThreadPriority(10, threads)).rejects.toBe(refusal);
+  });
+
+  it.runIf(process.platform === 'linux')('on Linux, reports a thread that has ended as ended', () => {
+    // Thread ids are process ids; the kernel's pid_max bounds them well below this one.
+    expect(linuxProcessThreads.setNice(2 ** 30, 10)).toBe(false);
+    expect(linuxProcessThreads.list()).toContain(process.pid);
+  });
+});
