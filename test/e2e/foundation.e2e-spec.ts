@@ -8,6 +8,24 @@ import {
   type Deployment,
 } from '../support/service';
 
+/** The nice values of a process's threads, from /proc/<pid>/task/<tid>/stat. */
+function threadNiceValues(pid: number): { eventLoop: number; helpers: number[] } {
+  const niceOf = (tid: string): number | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // The 19th field; counted after the name's closing bracket, the last ') ' (a name may hold one).
+      return Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[16]);
+    } catch {
+      return undefined; // the thread ended since the listing
+    }
+  };
+  const helpers = readdirSync(`/proc/${pid}/task`)
+    .filter((tid) => Number(tid) !== pid)
+    .map(niceOf)
+    .filter((nice) => nice !== undefined);
+  return { eventLoop: niceOf(String(pid))!, helpers };
+}
+
 /** The skeleton every capability stands on: the started service, its database, its broker. */
 describe('the service as started by its users (e2e)', () => {
   let deployment: Deployment;
@@ -55,18 +73,12 @@ describe('the service as started by its users (e2e)', () => {
   });
 
   it.runIf(process.platform === 'linux')(
-    'runs its helper threads (thread pool, V8) below the event loop, at HELPER_THREAD_NICE',
+    'runs its helper threads (thread pool, V8) HELPER_THREAD_NICE (10) nice values below its event loop',
     () => {
-      const pid = service.pid!;
-      // /proc/<pid>/task/<tid>/stat: the nice value is the 19th field, the 17th after the command's closing bracket.
-      const niceOf = (tid: string) =>
-        Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-      const helpers = readdirSync(`/proc/${pid}/task`).filter((tid) => Number(tid) !== pid);
-
-      expect(niceOf(String(pid))).toBe(0);
+      const { eventLoop, helpers } = threadNiceValues(service.pid!);
       // libuv's pool alone has four threads.
       expect(helpers.length).toBeGreaterThanOrEqual(4);
-      expect(helpers.map(niceOf)).toEqual(helpers.map(() => 10));
+      expect(helpers).toEqual(helpers.map(() => Math.min(19, eventLoop + 10)));
     },
   );
 
@@ -99,6 +111,19 @@ describe('the service as started by its users (e2e)', () => {
     expect(output).toContain('KAFKA_BROKERS');
     expect(output).toContain('ACCESS_TOKEN_TTL');
   });
+
+  it.runIf(process.platform === 'linux')(
+    'leaves its helper threads alone at HELPER_THREAD_NICE=0',
+    async () => {
+      const unchanged = await ServiceInstance.start(deployment, { env: { HELPER_THREAD_NICE: '0' } });
+      try {
+        const { eventLoop, helpers } = threadNiceValues(unchanged.pid!);
+        expect(helpers).toEqual(helpers.map(() => eventLoop));
+      } finally {
+        await unchanged.stop();
+      }
+    },
+  );
 
   it('stops cleanly on SIGTERM', async () => {
     const second = await ServiceInstance.start(deployment);

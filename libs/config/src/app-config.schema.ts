@@ -64,6 +64,14 @@ const requirement = nonEmpty.superRefine((expression, ctx) => {
   }
 });
 
+// A whole number, as typed: coercion would take an empty value for 0 and turn the setting off unseen.
+const niceSteps = z
+  .string()
+  .trim()
+  .regex(/^\d{1,2}$/, 'expected a whole number of nice steps from 0 to 19')
+  .transform(Number)
+  .refine((steps) => steps <= 19, 'expected a whole number of nice steps from 0 to 19');
+
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'expected a Kafka topic name');
 
 /** Every setting the service reads, by environment variable name. */
@@ -129,13 +137,7 @@ export const environmentSchema = z.object({
   OUTBOX_BATCH_BYTES: positiveInt.default(512 * 1024),
   OUTBOX_LINGER: durationSetting({ zero: true, example: '20ms' }).default(20),
 
-  // 0 leaves the helper threads at the event loop's priority; a process may lower its threads' priority, never raise it.
-  HELPER_THREAD_NICE: z.coerce
-    .number()
-    .int()
-    .min(0, 'expected a nice value from 0 to 19')
-    .max(19, 'expected a nice value from 0 to 19')
-    .default(10),
+  HELPER_THREAD_NICE: niceSteps.default(10),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -36,15 +36,14 @@ describe('loadConfig: the environment, validated once at boot', () => {
     expect(config.helperThreadNice).toBe(10);
   });
 
-  it('takes a helper-thread nice value from 0 (unchanged) to 19, and nothing that would raise a priority', () => {
+  it('takes 0 to 19 nice steps for the helper threads, and nothing else, an empty value included', () => {
     expect(loadConfig({ ...REQUIRED, HELPER_THREAD_NICE: '0' }).helperThreadNice).toBe(0);
-    expect(loadConfig({ ...REQUIRED, HELPER_THREAD_NICE: '19' }).helperThreadNice).toBe(19);
-    expect(problems({ ...REQUIRED, HELPER_THREAD_NICE: '-5' })).toEqual([
-      'HELPER_THREAD_NICE: expected a nice value from 0 to 19',
-    ]);
-    expect(problems({ ...REQUIRED, HELPER_THREAD_NICE: '20' })).toEqual([
-      'HELPER_THREAD_NICE: expected a nice value from 0 to 19',
-    ]);
+    expect(loadConfig({ ...REQUIRED, HELPER_THREAD_NICE: ' 19 ' }).helperThreadNice).toBe(19);
+    for (const value of ['', '-5', '20', '2.5', 'low']) {
+      expect(problems({ ...REQUIRED, HELPER_THREAD_NICE: value })).toEqual([
+        'HELPER_THREAD_NICE: expected a whole number of nice steps from 0 to 19',
+      ]);
+    }
   });
 
   it('reads durations with a unit, and a bare number as seconds (as in a JWT)', () => {

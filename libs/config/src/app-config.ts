@@ -58,7 +58,7 @@ export interface AppConfig {
   };
   readonly fanOut: { readonly batchSize: number };
   readonly outbox: { readonly batchSize: number; readonly batchBytes: number; readonly lingerMs: number };
-  /** The nice value of every thread of the process but the event loop's (thread pool, V8's helpers); 0: unchanged. */
+  /** How many nice values below the event loop every other thread (thread pool, V8's helpers) runs; 0: the same. */
   readonly helperThreadNice: number;
 }
 

@@ -5,11 +5,12 @@ import {
   type ProcessThreads,
 } from './helper-thread-priority';
 
-function fakeThreads(ids: readonly number[] | undefined, ended: readonly number[] = []) {
+function fakeThreads(ids: readonly number[] | undefined, ended: readonly number[] = [], eventLoopNice = 0) {
   const set = new Map<number, number>();
   const threads: ProcessThreads = {
     list: () => ids,
     eventLoopThread: 100,
+    niceOf: (id) => (id === 100 ? eventLoopNice : 0),
     setNice(id, nice) {
       if (ended.includes(id)) return false;
       set.set(id, nice);
@@ -30,6 +31,16 @@ describe('lowerHelperThreadPriority', () => {
       [102, 10],
       [107, 10],
     ]);
+  });
+
+  it("counts from the event loop's own nice value, and stops at the lowest priority", async () => {
+    const niced = fakeThreads([100, 101], [], 5);
+    await lowerHelperThreadPriority(10, niced.threads);
+    expect(niced.set.get(101)).toBe(15);
+
+    const nicedMore = fakeThreads([100, 101], [], 15);
+    await lowerHelperThreadPriority(10, nicedMore.threads);
+    expect(nicedMore.set.get(101)).toBe(19);
   });
 
   it('passes over a thread that ended since the listing', async () => {
@@ -55,6 +66,7 @@ describe('lowerHelperThreadPriority', () => {
     const threads: ProcessThreads = {
       list: () => [100, 101],
       eventLoopThread: 100,
+      niceOf: () => 0,
       setNice: () => {
         throw refusal;
       },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ServiceLifecycle, type StartableApp } from './service-lifecycle';
 
-/** An app whose start-up steps are recorded, and whose init can be held open. */
+/** An app whose start-up steps and close are recorded in order, and whose init is held open until released. */
 function fakeApp() {
   const steps: string[] = [];
   let releaseInit: () => void = () => {};
@@ -14,6 +14,7 @@ function fakeApp() {
     init: async () => {
       steps.push('init');
       await held;
+      steps.push('init done');
     },
     startAllMicroservices: async () => void steps.push('microservices'),
     listen: async (port: number, host: string) => void steps.push(`listen ${host}:${port}`),
@@ -39,37 +40,43 @@ describe('ServiceLifecycle', () => {
 
     await expect(lifecycle.start(8080, '127.0.0.1')).resolves.toBe(true);
 
-    expect(steps).toEqual(['init', 'microservices', 'listen 127.0.0.1:8080']);
+    expect(steps).toEqual(['init', 'init done', 'microservices', 'listen 127.0.0.1:8080']);
     expect(exit).not.toHaveBeenCalled();
   });
 
-  it('takes no start-up step after a stop begun during initialisation (a fatal report, a signal)', async () => {
+  it('stopped during initialisation, closes once it is done and takes no further start-up step', async () => {
     const { app, steps, releaseInit } = fakeApp();
-    const { lifecycle, exit } = lifecycleOf(app);
+    const { lifecycle, logger, exit } = lifecycleOf(app);
 
     const started = lifecycle.start(8080, '127.0.0.1');
     await vi.waitFor(() => expect(steps).toEqual(['init']));
     const stopped = lifecycle.stop('fatal error', 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(app.close).not.toHaveBeenCalled();
     releaseInit();
 
     await expect(started).resolves.toBe(false);
     await stopped;
-    expect(steps).toEqual(['init', 'close']);
+    expect(steps).toEqual(['init', 'init done', 'close']);
+    expect(logger.info.mock.calls).toEqual([[{ reason: 'fatal error' }, 'shutting down'], ['stopped']]);
     expect(exit).toHaveBeenCalledExactlyOnceWith(1);
   });
 
-  it('leaves a step that fails because the stop closed the app under it to the stop, with its exit code', async () => {
+  it('tells a start-up step that fails during a stop, and exits non-zero even when the stop was asked for', async () => {
     const { app, steps, failInit } = fakeApp();
-    const { lifecycle, exit } = lifecycleOf(app);
+    const { lifecycle, logger, exit } = lifecycleOf(app);
 
     const started = lifecycle.start(8080, '127.0.0.1');
     await vi.waitFor(() => expect(steps).toEqual(['init']));
     const stopped = lifecycle.stop('SIGTERM', 0);
-    failInit(new Error('Connection terminated'));
+    const missingKey = new Error('signing key file missing');
+    failInit(missingKey);
 
     await expect(started).resolves.toBe(false);
     await stopped;
-    expect(exit).toHaveBeenCalledExactlyOnceWith(0);
+    expect(logger.error).toHaveBeenCalledWith({ err: missingKey }, 'start-up failed while stopping');
+    expect(app.close).toHaveBeenCalledTimes(1);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
   });
 
   it('passes on a start-up step that fails with no stop begun', async () => {
@@ -81,12 +88,14 @@ describe('ServiceLifecycle', () => {
     await expect(lifecycle.start(8080, '127.0.0.1')).rejects.toBe(missingKey);
   });
 
-  it('stops once however many reasons arrive, and exits non-zero when closing fails', async () => {
+  it('stops once however many reasons arrive, exits non-zero when closing fails, and leaves no timer behind', async () => {
+    vi.useFakeTimers();
     const { app } = fakeApp();
     app.close.mockRejectedValueOnce(new Error('broker gone'));
     const { lifecycle, logger, exit } = lifecycleOf(app);
 
     await Promise.all([lifecycle.stop('SIGTERM', 0), lifecycle.stop('fatal error', 1)]);
+    await vi.advanceTimersByTimeAsync(30_000);
 
     expect(app.close).toHaveBeenCalledTimes(1);
     expect(logger.error).toHaveBeenCalledWith({ err: expect.any(Error) }, 'error during shutdown');

@@ -23,17 +23,14 @@ export interface ServiceLifecycleOptions {
  */
 export class ServiceLifecycle {
   private stopping = false;
+  private stepInProgress: Promise<unknown> | undefined;
 
   constructor(
     private readonly app: StartableApp,
     private readonly options: ServiceLifecycleOptions,
   ) {}
 
-  /**
-   * Resolves true once the service listens, false when a stop began first. A step
-   * that fails because the stop closed the app under it is the stop's to report,
-   * not a failed start.
-   */
+  /** Resolves true once the service listens, false when a stop began first. */
   async start(port: number, host: string): Promise<boolean> {
     // Module initialisation (signing keys among it) must finish before the consumer takes a record:
     // in a hybrid app, starting the microservices does not initialise the modules.
@@ -44,11 +41,16 @@ export class ServiceLifecycle {
     ];
     for (const step of steps) {
       if (this.stopping) return false;
+      this.stepInProgress = step();
       try {
-        await step();
+        await this.stepInProgress;
       } catch (error) {
-        if (this.stopping) return false;
-        throw error;
+        if (!this.stopping) throw error;
+        // The stop under way exits, non-zero since this failed; the failure is still told.
+        this.options.logger.error({ err: error }, 'start-up failed while stopping');
+        return false;
+      } finally {
+        this.stepInProgress = undefined;
       }
     }
     return !this.stopping;
@@ -60,16 +62,24 @@ export class ServiceLifecycle {
     this.stopping = true;
     const { logger, exit } = this.options;
     logger.info({ reason }, 'shutting down');
-    setTimeout(() => {
+    const timeout = setTimeout(() => {
       logger.error('graceful shutdown timed out');
       exit(exitCode || 1);
     }, this.options.shutdownTimeoutMs).unref();
+    // Nest's close does not wait for an init under way: closing then would run the shutdown hooks
+    // of half-started providers, and their start after them. The timeout bounds the wait.
+    const stepFailed = await this.stepInProgress?.then(
+      () => false,
+      () => true,
+    );
+    if (stepFailed) exitCode = exitCode || 1;
     try {
       await this.app.close();
     } catch (error) {
       logger.error({ err: error }, 'error during shutdown');
       exitCode = exitCode || 1;
     }
+    clearTimeout(timeout);
     logger.info('stopped');
     exit(exitCode);
   }
