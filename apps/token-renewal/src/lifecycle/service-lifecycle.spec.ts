@@ -30,6 +30,16 @@ function lifecycleOf(app: StartableApp) {
   return { lifecycle, logger, exit };
 }
 
+/** Starts, and once init is under way, stops for `reason`. */
+async function stopDuringInit(reason: string, exitCode: number) {
+  const held = fakeApp();
+  const { lifecycle, logger, exit } = lifecycleOf(held.app);
+  const started = lifecycle.start(8080, '127.0.0.1');
+  await vi.waitFor(() => expect(held.steps).toEqual(['init']));
+  const stopped = lifecycle.stop(reason, exitCode);
+  return { ...held, logger, exit, started, stopped };
+}
+
 describe('ServiceLifecycle', () => {
   afterEach(() => void vi.useRealTimers());
 
@@ -45,12 +55,10 @@ describe('ServiceLifecycle', () => {
   });
 
   it('stopped during initialisation, closes once it is done and takes no further start-up step', async () => {
-    const { app, steps, releaseInit } = fakeApp();
-    const { lifecycle, logger, exit } = lifecycleOf(app);
-
-    const started = lifecycle.start(8080, '127.0.0.1');
-    await vi.waitFor(() => expect(steps).toEqual(['init']));
-    const stopped = lifecycle.stop('fatal error', 1);
+    const { app, steps, releaseInit, logger, exit, started, stopped } = await stopDuringInit(
+      'fatal error',
+      1,
+    );
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(app.close).not.toHaveBeenCalled();
     releaseInit();
@@ -63,12 +71,7 @@ describe('ServiceLifecycle', () => {
   });
 
   it('tells a start-up step that fails during a stop, and exits non-zero even when the stop was asked for', async () => {
-    const { app, steps, failInit } = fakeApp();
-    const { lifecycle, logger, exit } = lifecycleOf(app);
-
-    const started = lifecycle.start(8080, '127.0.0.1');
-    await vi.waitFor(() => expect(steps).toEqual(['init']));
-    const stopped = lifecycle.stop('SIGTERM', 0);
+    const { app, failInit, logger, exit, started, stopped } = await stopDuringInit('SIGTERM', 0);
     const missingKey = new Error('signing key file missing');
     failInit(missingKey);
 
