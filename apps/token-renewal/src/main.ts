@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '@iam/config';
 import { createKafka, ensureTopics, topicPlan } from '@iam/messaging';
 import { createRootLogger } from '@iam/observability';
@@ -7,7 +6,7 @@ import { prepareDatabase } from '@iam/persistence';
 import { createApp } from './bootstrap/create-app';
 import { warnOfUndersizedTopics } from './bootstrap/undersized-topics.warning';
 import { FatalErrors } from './lifecycle/fatal-errors';
-import { lowerHelperThreadPriority } from './lifecycle/helper-thread-priority';
+import { lowerHelperThreadPriorityOrWarn } from './lifecycle/helper-thread-priority';
 import { ServiceLifecycle } from './lifecycle/service-lifecycle';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
@@ -50,22 +49,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void lifecycle.stop('SIGTERM', 0));
   process.once('SIGINT', () => void lifecycle.stop('SIGINT', 0));
 
-  await lowerHelperThreads(config.helperThreadNice, logger);
+  await lowerHelperThreadPriorityOrWarn(config.helperThreadNice, logger);
   if (await lifecycle.start(config.http.port, config.http.host)) {
     logger.info({ host: config.http.host, port: config.http.port }, 'iam-token-renewal started');
-  }
-}
-
-/** An optimisation, not a requirement: where the system refuses it, the service runs as before. */
-async function lowerHelperThreads(nice: number, logger: Logger): Promise<void> {
-  try {
-    const threads = await lowerHelperThreadPriority(nice);
-    if (threads > 0) logger.info({ threads, nice }, 'helper threads run below the event loop');
-  } catch (error) {
-    logger.warn(
-      { err: error, nice },
-      "could not lower the helper threads; they run at the event loop's priority",
-    );
   }
 }
 

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   linuxProcessThreads,
   lowerHelperThreadPriority,
+  lowerHelperThreadPriorityOrWarn,
   type ProcessThreads,
 } from './helper-thread-priority';
 
@@ -79,5 +80,27 @@ describe('lowerHelperThreadPriority', () => {
     // Thread ids are process ids; the kernel's pid_max bounds them well below this one.
     expect(linuxProcessThreads.setNice(2 ** 30, 10)).toBe(false);
     expect(linuxProcessThreads.list()).toContain(process.pid);
+  });
+
+  it('at start-up, logs what it lowered, or warns of a refusal and lets the service run', async () => {
+    const logger = { info: vi.fn(), warn: vi.fn() };
+    await lowerHelperThreadPriorityOrWarn(10, logger, fakeThreads([100, 101, 102]).threads);
+    expect(logger.info).toHaveBeenCalledWith(
+      { threads: 2, steps: 10 },
+      'helper threads run below the event loop',
+    );
+
+    const refusal = Object.assign(new Error('uv_os_setpriority returned EPERM'), { info: { code: 'EPERM' } });
+    const refusing: ProcessThreads = {
+      ...fakeThreads([100, 101]).threads,
+      setNice: () => {
+        throw refusal;
+      },
+    };
+    await expect(lowerHelperThreadPriorityOrWarn(10, logger, refusing)).resolves.toBeUndefined();
+    expect(logger.warn).toHaveBeenCalledWith(
+      { err: refusal, steps: 10 },
+      "could not lower the helper threads; they run at the event loop's priority",
+    );
   });
 });

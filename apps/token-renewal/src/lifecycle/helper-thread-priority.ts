@@ -1,6 +1,7 @@
 import { randomFill } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import type { Logger } from 'pino';
 
 /** The highest nice value, the lowest priority. */
 const LOWEST_PRIORITY = 19;
@@ -72,4 +73,21 @@ export async function lowerHelperThreadPriority(
   const nice = Math.min(LOWEST_PRIORITY, threads.niceOf(threads.eventLoopThread) + steps);
   const helpers = ids.filter((id) => id !== threads.eventLoopThread);
   return helpers.filter((id) => threads.setNice(id, nice)).length;
+}
+
+/** An optimisation, not a requirement: where the system refuses it, the service logs why and runs as before. */
+export async function lowerHelperThreadPriorityOrWarn(
+  steps: number,
+  logger: Pick<Logger, 'info' | 'warn'>,
+  threads = linuxProcessThreads,
+): Promise<void> {
+  try {
+    const lowered = await lowerHelperThreadPriority(steps, threads);
+    if (lowered > 0) logger.info({ threads: lowered, steps }, 'helper threads run below the event loop');
+  } catch (error) {
+    logger.warn(
+      { err: error, steps },
+      "could not lower the helper threads; they run at the event loop's priority",
+    );
+  }
 }
